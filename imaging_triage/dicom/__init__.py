@@ -1,0 +1,1 @@
+"""DICOM reading: discovery, series grouping, pixel assembly and de-identification."""

@@ -1,0 +1,1 @@
+"""Preprocessing steps, one module each, and the pipeline that orders them."""

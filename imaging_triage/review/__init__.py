@@ -1,0 +1,1 @@
+"""Review: clinical vocabulary, the review store and exports."""

@@ -1,0 +1,1 @@
+"""Viewer support that is not widgets: slice rendering, windowing, overlays, worklist queries."""

@@ -1,0 +1,32 @@
+"""Shared fixtures. Real scanner data comes through the one ``realdata`` fixture."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("IMAGING_TRIAGE_REALDATA", ROOT.parent / "shared" / "realdata"))
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """Path of ``../shared/realdata``.
+
+    Skips with a reason when the folder is absent (a user's fresh clone); fails instead
+    when ``IMAGING_TRIAGE_REQUIRE_REALDATA=1`` (CI).
+    """
+    if not (REALDATA / "README.md").is_file():
+        message = f"real scanner data not found at {REALDATA} (see ../shared/realdata/README.md)"
+        if os.environ.get("IMAGING_TRIAGE_REQUIRE_REALDATA") == "1":
+            pytest.fail(message + "; IMAGING_TRIAGE_REQUIRE_REALDATA=1 makes this a failure")
+        pytest.skip(message)
+    return REALDATA
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    """The committed ``sample_data/`` folder."""
+    return ROOT / "sample_data"
