@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(verbosity: int) -> None:
     """Log to stderr: warnings by default, info with -v, debug with -vv."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

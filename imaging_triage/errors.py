@@ -10,7 +10,7 @@ They never contain patient identifiers.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 
 class TriageError(Exception):
@@ -19,8 +19,10 @@ class TriageError(Exception):
     #: short machine-readable reason code, e.g. ``"missing-slices"``
     code: str = "error"
 
-    def __init__(self, message: str, *, path: str | Path | None = None, code: str | None = None):
-        self.path = str(path) if path is not None else None
+    def __init__(
+        self, message: str, *, path: str | os.PathLike[str] | None = None, code: str | None = None
+    ):
+        self.path = os.fspath(path) if path is not None else None
         if code is not None:
             self.code = code
         self.reason = message

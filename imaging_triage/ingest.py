@@ -103,11 +103,18 @@ class ScanResult:
     skipped_files: int = 0
     #: DICOMDIR index files seen (skipped)
     dicomdir_files: int = 0
+    #: copies of an instance already seen (same SOP Instance UID, position and number)
+    duplicate_files: int = 0
     #: files that looked like DICOM but could not be parsed, with the reason
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
-def scan(root: str | Path, *, strictness: Strictness = Strictness.RESAMPLE) -> ScanResult:
+def scan(
+    root: str | Path,
+    *,
+    strictness: Strictness = Strictness.STRICT,
+    philips_scaling: str = "display",
+) -> ScanResult:
     """Find every DICOM series and NIfTI file under ``root``, reading headers only.
 
     Parameters
@@ -115,7 +122,12 @@ def scan(root: str | Path, *, strictness: Strictness = Strictness.RESAMPLE) -> S
     root : str or Path
         A folder (walked recursively) or a single file.
     strictness : Strictness
-        Treatment of uneven spacing and missing slices, recorded in each record.
+        Treatment of uneven spacing and missing slices, recorded in each record. The
+        default refuses them: a series that cannot be trusted is not silently repaired.
+    philips_scaling : str
+        Philips MR private scaling: ``"display"`` (RescaleSlope/Intercept, the values a
+        viewer shows; default) or ``"precise"`` (floating-point values with the private
+        scale slope, as dcm2niix writes by default).
 
     Returns
     -------
@@ -124,7 +136,7 @@ def scan(root: str | Path, *, strictness: Strictness = Strictness.RESAMPLE) -> S
     """
     from imaging_triage.dicom.series import scan_tree
 
-    return scan_tree(Path(root), strictness=strictness)
+    return scan_tree(Path(root), strictness=strictness, philips_scaling=philips_scaling)
 
 
 def load(record: SeriesRecord) -> list[Volume]:

@@ -205,7 +205,9 @@ def to_nifti(volume: Volume, dtype: npt.DTypeLike | None = None) -> Any:
     return img
 
 
-def save_nifti(volume: Volume, path: str | os.PathLike[str], dtype: npt.DTypeLike | None = None) -> Path:
+def save_nifti(
+    volume: Volume, path: str | os.PathLike[str], dtype: npt.DTypeLike | None = None
+) -> Path:
     """Write ``volume`` to ``path`` (``.nii`` or ``.nii.gz``) atomically.
 
     Returns
@@ -238,7 +240,7 @@ def load_nifti(path: str | os.PathLike[str]) -> Volume:
 
     p = Path(path)
     try:
-        img = nib.load(str(p))
+        img: Any = nib.load(str(p))
         data = np.asanyarray(img.dataobj)
         affine = img.affine
     except Exception as err:  # nibabel raises many types for broken files
@@ -251,7 +253,9 @@ def load_nifti(path: str | os.PathLike[str]) -> Volume:
     while data.ndim > 4 and data.shape[-1] == 1:
         data = data[..., 0]
     if data.ndim not in (3, 4):
-        raise InputError(f"NIfTI has {data.ndim} dimensions; only 3-D and 4-D images are handled", path=p)
+        raise InputError(
+            f"NIfTI has {data.ndim} dimensions; only 3-D and 4-D images are handled", path=p
+        )
     info = SeriesInfo(series_description=p.name.split(".")[0])
     return Volume(data=data, affine=np.asarray(affine, dtype=np.float64), info=info)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# test helpers (dicomgen, ...) live beside this file; importlib mode does not add it
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 REALDATA = Path(os.environ.get("IMAGING_TRIAGE_REALDATA", ROOT.parent / "shared" / "realdata"))
 
 

@@ -1,0 +1,339 @@
+"""Stack geometry from headers: sort, check spacing, find duplicates, gaps and tilt.
+
+Works on :class:`~imaging_triage.dicom.frame.Frame` lists only (no pixels), so that
+``scan`` can report shape, spacing and problems before anything is decoded, and
+``assemble`` places pixels by exactly the same rules.
+
+The rules, from DICOM PS3.3 C.7.6.2 (Image Plane Module):
+
+* frames are sorted by their position along the slice normal (row cosine x column
+  cosine), never by InstanceNumber;
+* frames sharing one position are repeated acquisitions (4th dimension) when every
+  position has the same count; otherwise they are duplicates;
+* slice positions must lie on one line; the step between neighbours must be even;
+  a gap that is a whole multiple of the step is a missing slice;
+* when the line of positions is not parallel to the slice normal the stack is sheared:
+  gantry tilt (CT) or a tilted acquisition; the shear angle is the tilt.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from imaging_triage.dicom.frame import Frame
+from imaging_triage.errors import GeometryError, NotAVolumeError
+
+#: positions closer than this (mm) along the normal are the same slice position
+SAME_POSITION_MM = 0.01
+#: relative tolerance on the slice step before spacing counts as uneven
+STEP_RTOL = 0.02
+#: absolute tolerance (mm) on the slice step
+STEP_ATOL = 0.02
+#: tilt below this (degrees) is rounding noise, not tilt
+TILT_MIN_DEG = 0.05
+#: orientation cosines closer than this belong to the same stack
+ORIENTATION_ATOL = 1e-3
+
+
+class Spacing(str, enum.Enum):
+    """How the slice positions of a stack are spaced."""
+
+    EVEN = "even"
+    MISSING = "missing"
+    UNEVEN = "uneven"
+
+
+@dataclass
+class StackGeometry:
+    """Where each frame of a stack goes and what the stack's grid is.
+
+    Attributes
+    ----------
+    order : list of list of int
+        ``order[k][t]``: index into the stack's frames of slice ``k``, volume ``t``.
+    offsets : numpy.ndarray
+        Distance (mm) of each slice position from the first, along ``direction``.
+    direction : numpy.ndarray
+        Unit vector (LPS) from the first slice position to the last.
+    normal : numpy.ndarray
+        Unit slice normal (LPS).
+    step : float
+        Median distance between neighbouring slice positions (mm); for one slice, the
+        slice thickness (or 1 mm when absent).
+    tilt_deg : float
+        Angle between the line of positions and the slice normal.
+    spacing : Spacing
+        Even, missing slices, or uneven.
+    warnings : list of str
+        Non-fatal observations (duplicates removed, ...).
+    """
+
+    order: list[list[int]]
+    offsets: npt.NDArray[np.float64]
+    direction: npt.NDArray[np.float64]
+    normal: npt.NDArray[np.float64]
+    step: float
+    tilt_deg: float
+    spacing: Spacing
+    spacing_detail: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_slices(self) -> int:
+        """Number of distinct slice positions."""
+        return len(self.order)
+
+    @property
+    def n_volumes(self) -> int:
+        """Number of repeated acquisitions per position (4th dimension)."""
+        return len(self.order[0]) if self.order else 0
+
+    @property
+    def tilted(self) -> bool:
+        """Whether the stack is sheared (gantry tilt)."""
+        return self.tilt_deg >= TILT_MIN_DEG
+
+    def lps_affine(self, first: Frame) -> npt.NDArray[np.float64]:
+        """Voxel (i=column, j=row, k=slice) to LPS affine of the *acquired* grid.
+
+        For a tilted stack this affine has shear: the k axis follows the line of slice
+        positions, not the normal. With uneven spacing it uses the median step.
+        """
+        aff = np.eye(4)
+        aff[:3, 0] = np.asarray(first.row_cosine) * first.col_spacing
+        aff[:3, 1] = np.asarray(first.col_cosine) * first.row_spacing
+        if self.n_slices > 1:
+            aff[:3, 2] = self.direction * self.step
+        else:
+            aff[:3, 2] = self.normal * self.step
+        aff[:3, 3] = first.position
+        return aff
+
+
+def same_orientation(a: Frame, b: Frame, atol: float = ORIENTATION_ATOL) -> bool:
+    """Whether two frames share row and column cosines within ``atol``."""
+    return bool(
+        np.allclose(a.row_cosine, b.row_cosine, atol=atol)
+        and np.allclose(a.col_cosine, b.col_cosine, atol=atol)
+    )
+
+
+def check_plane(frame: Frame) -> None:
+    """Refuse a frame whose orientation or spacing is not a valid image plane.
+
+    Raises
+    ------
+    GeometryError
+        Cosines not unit length or not orthogonal, or non-positive pixel spacing.
+    """
+    r = np.asarray(frame.row_cosine, dtype=float)
+    c = np.asarray(frame.col_cosine, dtype=float)
+    if not (np.all(np.isfinite(r)) and np.all(np.isfinite(c))):
+        raise GeometryError("ImageOrientationPatient is not finite", path=frame.path)
+    if abs(np.linalg.norm(r) - 1) > 1e-2 or abs(np.linalg.norm(c) - 1) > 1e-2:
+        raise GeometryError(
+            "ImageOrientationPatient cosines are not unit vectors; the header is damaged",
+            path=frame.path,
+        )
+    if abs(float(np.dot(r, c))) > 1e-2:
+        raise GeometryError(
+            "ImageOrientationPatient row and column are not perpendicular; the header is damaged",
+            path=frame.path,
+        )
+    spacing = (frame.row_spacing, frame.col_spacing)
+    if not all(math.isfinite(s) and s > 0 for s in spacing):
+        raise GeometryError(
+            f"PixelSpacing {spacing} is not positive; cannot place the image", path=frame.path
+        )
+    if not all(math.isfinite(p) for p in frame.position):
+        raise GeometryError("ImagePositionPatient is not finite", path=frame.path)
+
+
+def analyse(frames: list[Frame]) -> StackGeometry:
+    """Sort a stack's frames and measure its grid.
+
+    Parameters
+    ----------
+    frames : list of Frame
+        Frames of one stack (same orientation, size and pixel spacing).
+
+    Returns
+    -------
+    StackGeometry
+        Sorting, spacing classification and tilt. Uneven spacing and missing slices are
+        *reported* here; deciding to refuse or resample is the caller's.
+
+    Raises
+    ------
+    NotAVolumeError
+        All frames at one position with repeats, or two positions only.
+    GeometryError
+        Mixed orientations, positions off one line, or duplicates that are not a clean
+        4th dimension.
+    """
+    if not frames:
+        raise NotAVolumeError("no image frames")
+    first = frames[0]
+    for f in frames:
+        check_plane(f)
+        if not same_orientation(f, first):
+            raise GeometryError(
+                "slices with different orientations in one stack "
+                "(mixed ImageOrientationPatient); split the series or re-export it",
+                path=f.path,
+            )
+        if (f.rows, f.cols) != (first.rows, first.cols):
+            raise GeometryError("slices with different matrix sizes in one stack", path=f.path)
+    normal = first.normal
+    pos = np.array([f.position for f in frames], dtype=np.float64)
+    along = pos @ normal
+    idx = np.argsort(along, kind="stable")
+
+    # cluster positions: same place when within SAME_POSITION_MM along the normal and in plane
+    groups: list[list[int]] = []
+    for i in idx:
+        if groups:
+            ref = groups[-1][0]
+            if np.linalg.norm(pos[i] - pos[ref]) < SAME_POSITION_MM:
+                groups[-1].append(int(i))
+                continue
+        groups.append([int(i)])
+
+    warnings: list[str] = []
+    counts = {len(g) for g in groups}
+    if len(counts) > 1:
+        groups, note = _drop_exact_duplicates(frames, groups)
+        if note:
+            warnings.append(note)
+        counts = {len(g) for g in groups}
+    if len(counts) > 1:
+        worst = max(groups, key=len)
+        raise GeometryError(
+            f"duplicate slices: {len(worst)} images share the position of "
+            f"{_name(frames[worst[0]])} while other positions have {min(counts)}; "
+            "remove the duplicates or split the series",
+            path=frames[worst[0]].path,
+        )
+    n_per = counts.pop()
+    for g in groups:
+        g.sort(key=lambda i: (frames[i].order_key, frames[i].instance_number or 0))
+
+    if len(groups) == 1 and n_per > 1:
+        raise NotAVolumeError(
+            f"all {len(frames)} images lie at one slice position: repeated acquisitions of a "
+            "single slice, not a volume"
+        )
+    if len(groups) == 2:
+        raise NotAVolumeError(
+            "only 2 slice positions: too few to verify even spacing and form a trustworthy volume"
+        )
+
+    rep = np.array([pos[g[0]] for g in groups])
+    if len(groups) == 1:
+        thick = (
+            first.slice_thickness if first.slice_thickness and first.slice_thickness > 0 else 1.0
+        )
+        return StackGeometry(
+            order=groups,
+            offsets=np.zeros(1),
+            direction=normal,
+            normal=normal,
+            step=float(thick),
+            tilt_deg=0.0,
+            spacing=Spacing.EVEN,
+            warnings=[*warnings, "single slice: slice spacing taken from SliceThickness"],
+        )
+
+    span = rep[-1] - rep[0]
+    length = float(np.linalg.norm(span))
+    direction = span / length
+    rel = rep - rep[0]
+    offsets = rel @ direction
+    off_line = np.linalg.norm(rel - np.outer(offsets, direction), axis=1)
+    pixel = min(first.row_spacing, first.col_spacing)
+    if float(off_line.max()) > max(0.05, 0.1 * pixel):
+        far = int(np.argmax(off_line))
+        raise GeometryError(
+            f"slice positions do not lie on one line ({off_line.max():.2f} mm off at "
+            f"{_name(frames[groups[far][0]])}); the series mixes stacks or is damaged",
+            path=frames[groups[far][0]].path,
+        )
+    cos_tilt = float(np.clip(abs(direction @ normal), -1.0, 1.0))
+    tilt = math.degrees(math.acos(cos_tilt))
+    if tilt > 45.0:
+        raise GeometryError(
+            f"slice positions advance at {tilt:.1f} deg from the slice normal; "
+            "not a stack of parallel slices",
+            path=first.path,
+        )
+    steps = np.diff(offsets)
+    step = float(np.median(steps))
+    tol = max(STEP_ATOL, STEP_RTOL * step)
+    spacing = Spacing.EVEN
+    detail = ""
+    bad = np.abs(steps - step) > tol
+    if np.any(bad):
+        ratios = steps / step
+        whole = np.abs(ratios - np.round(ratios)) * step <= tol
+        if np.all(whole[bad]) and np.all(np.round(ratios[bad]) >= 2):
+            missing = int(np.sum(np.round(ratios[bad]) - 1))
+            k = int(np.argmax(bad))
+            spacing = Spacing.MISSING
+            detail = (
+                f"{missing} missing slice(s): gap of {steps[k]:.2f} mm after "
+                f"{_name(frames[groups[k][0]])} where the step is {step:.2f} mm"
+            )
+        else:
+            spacing = Spacing.UNEVEN
+            detail = (
+                f"uneven slice spacing: steps from {steps.min():.2f} to {steps.max():.2f} mm "
+                f"(median {step:.2f} mm)"
+            )
+    return StackGeometry(
+        order=groups,
+        offsets=offsets,
+        direction=direction,
+        normal=normal,
+        step=step,
+        tilt_deg=tilt,
+        spacing=spacing,
+        spacing_detail=detail,
+        warnings=warnings,
+    )
+
+
+def _drop_exact_duplicates(
+    frames: list[Frame], groups: list[list[int]]
+) -> tuple[list[list[int]], str]:
+    """Remove frames that are the same instance (same SOP Instance UID and frame) twice."""
+    removed = 0
+    out: list[list[int]] = []
+    for g in groups:
+        seen: set[Any] = set()
+        keep = []
+        for i in g:
+            f = frames[i]
+            ident = (f.meta.get("sop_uid") or f.path, f.frame_index, f.tile_index)
+            if ident in seen:
+                removed += 1
+                continue
+            seen.add(ident)
+            keep.append(i)
+        out.append(keep)
+    note = f"{removed} duplicate image(s) of the same instance ignored" if removed else ""
+    return out, note
+
+
+def _name(frame: Frame) -> str:
+    base = frame.path.replace("\\", "/").rsplit("/", 1)[-1]
+    if frame.frame_index is not None:
+        base += f" frame {frame.frame_index + 1}"
+    if frame.instance_number is not None:
+        base += f" (instance {frame.instance_number})"
+    return base

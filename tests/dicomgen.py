@@ -1,0 +1,177 @@
+"""Build small synthetic DICOM series for tests, from a template, with known geometry.
+
+Pixel values are a linear function of the patient position (LPS mm), so that any
+correct placement of the voxels, even after trilinear resampling, reproduces
+``value_at(x, y, z)`` up to rounding: a geometry error shows up as a value error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+#: orientation name -> (row cosine, column cosine), LPS
+ORIENTATIONS = {
+    "axial": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+    "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
+    "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
+}
+
+
+def value_at(lps: np.ndarray) -> np.ndarray:
+    """HU-like value of a point: linear in position, range about -400..+400 near the origin."""
+    lps = np.asarray(lps, dtype=np.float64)
+    return 2.0 * lps[..., 0] - 3.0 * lps[..., 1] + 4.0 * lps[..., 2] + 40.0
+
+
+@dataclass
+class SeriesSpec:
+    """What to generate."""
+
+    n: int = 12
+    rows: int = 24
+    cols: int = 20
+    pixel_spacing: tuple[float, float] = (1.0, 1.2)  # (row spacing, column spacing)
+    step: float = 3.0
+    orientation: str = "axial"
+    tilt_deg: float = 0.0  # gantry tilt: slice plane rotated about the row direction
+    modality: str = "CT"
+    slope: float | Sequence[float] = 1.0
+    intercept: float = -1024.0
+    origin: tuple[float, float, float] = (-12.0, -15.0, -20.0)
+    series_number: int = 2
+    description: str = "TEST AXIAL"
+    image_type: tuple[str, ...] = ("ORIGINAL", "PRIMARY", "AXIAL")
+    write_tilt_tag: bool = True
+    study_uid: str = field(default_factory=generate_uid)
+    series_uid: str = field(default_factory=generate_uid)
+    frame_uid: str = field(default_factory=generate_uid)
+    values: Callable[[np.ndarray], np.ndarray] = value_at
+
+
+def slice_geometry(spec: SeriesSpec, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(position, row cosine, column cosine) of slice ``k``.
+
+    With tilt, the column cosine is rotated about the row cosine by the tilt angle while
+    positions advance along the unrotated normal (the table direction), exactly as a
+    tilted CT gantry writes its headers.
+    """
+    r, c = (np.array(v, dtype=float) for v in ORIENTATIONS[spec.orientation])
+    table = np.cross(r, c)
+    if spec.tilt_deg:
+        t = math.radians(spec.tilt_deg)
+        c = math.cos(t) * c + math.sin(t) * np.cross(r, c)
+    position = np.array(spec.origin) + k * spec.step * table
+    return position, r, c
+
+
+def pixel_centres(spec: SeriesSpec, k: int) -> np.ndarray:
+    """LPS of every pixel centre of slice ``k``, shape (rows, cols, 3)."""
+    position, r, c = slice_geometry(spec, k)
+    jj, ii = np.meshgrid(np.arange(spec.rows), np.arange(spec.cols), indexing="ij")
+    dr, dc = spec.pixel_spacing
+    return position + ii[..., None] * dc * r + jj[..., None] * dr * c
+
+
+def make_dataset(spec: SeriesSpec, k: int, instance: int | None = None) -> Dataset:
+    """One slice as a pydicom FileDataset-like Dataset with file meta."""
+    position, r, c = slice_geometry(spec, k)
+    slope = spec.slope[k] if isinstance(spec.slope, Sequence) else spec.slope
+    hu = spec.values(pixel_centres(spec, k))
+    stored = np.round((hu - spec.intercept) / slope)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    sop_class = CTImageStorage if spec.modality == "CT" else MRImageStorage
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.PatientName = "TEST^GEOMETRY"
+    ds.PatientID = "TEST0001"
+    ds.StudyInstanceUID = spec.study_uid
+    ds.SeriesInstanceUID = spec.series_uid
+    ds.FrameOfReferenceUID = spec.frame_uid
+    ds.Modality = spec.modality
+    ds.Manufacturer = "TESTVENDOR"
+    ds.SeriesNumber = spec.series_number
+    ds.SeriesDescription = spec.description
+    ds.InstanceNumber = instance if instance is not None else k + 1
+    ds.ImageType = list(spec.image_type)
+    ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
+    ds.ImageOrientationPatient = [f"{v:.8f}" for v in (*r, *c)]
+    ds.PixelSpacing = [f"{v:.6f}" for v in spec.pixel_spacing]
+    ds.SliceThickness = f"{spec.step * math.cos(math.radians(spec.tilt_deg)):.4f}"
+    if spec.tilt_deg and spec.write_tilt_tag:
+        ds.GantryDetectorTilt = f"{spec.tilt_deg:.2f}"
+    ds.Rows = spec.rows
+    ds.Columns = spec.cols
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    signed = stored.min() < 0
+    ds.PixelRepresentation = 1 if signed else 0
+    ds.RescaleSlope = f"{slope:g}"
+    ds.RescaleIntercept = f"{spec.intercept:g}"
+    ds.PixelData = stored.astype(np.int16 if signed else np.uint16).tobytes()
+    return ds
+
+
+def write_series(
+    folder: Path,
+    spec: SeriesSpec,
+    *,
+    order: Sequence[int] | None = None,
+    skip: Sequence[int] = (),
+    names: Callable[[int], str] | None = None,
+) -> list[Path]:
+    """Write slices of ``spec`` to ``folder``; return the paths.
+
+    Parameters
+    ----------
+    order : sequence of int, optional
+        Slice indices in the order files (and InstanceNumbers) are written: a shuffled
+        order makes InstanceNumber disagree with position.
+    skip : sequence of int
+        Slice indices left out (missing slices).
+    names : callable, optional
+        File name for the n-th file written (default ``IM{n:04d}``, no extension).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    indices = [k for k in (order if order is not None else range(spec.n)) if k not in skip]
+    paths = []
+    for n, k in enumerate(indices):
+        ds = make_dataset(spec, k, instance=n + 1)
+        path = folder / (names(n) if names else f"IM{n:04d}")
+        pydicom.dcmwrite(path, ds, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def write_localizer(folder: Path, spec: SeriesSpec, name: str = "LOC0001") -> Path:
+    """A single localizer image inside the same series (sagittal, ImageType LOCALIZER)."""
+    loc = SeriesSpec(
+        n=1,
+        rows=spec.rows,
+        cols=spec.cols,
+        orientation="sagittal",
+        modality=spec.modality,
+        image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
+        study_uid=spec.study_uid,
+        series_uid=spec.series_uid,
+        frame_uid=spec.frame_uid,
+        series_number=spec.series_number,
+    )
+    ds = make_dataset(loc, 0, instance=999)
+    path = folder / name
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    return path
