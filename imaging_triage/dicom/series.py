@@ -189,6 +189,7 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
     echo = _float(ds, "EchoTime")
     stack_key = (
         _text(ds, "SeriesInstanceUID"),
+        _int(ds, "SeriesNumber"),
         image_type(ds),
         _int(ds, "EchoNumbers"),
         rows,
@@ -337,6 +338,7 @@ def _instance_identity(ds: Any) -> tuple[Any, ...] | None:
         return None
     return (
         sop,
+        _int(ds, "SeriesNumber"),
         _floats(ds, "ImagePositionPatient", 3),
         _int(ds, "InstanceNumber"),
         _int(ds, "NumberOfFrames"),
