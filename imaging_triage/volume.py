@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,12 +223,69 @@ def save_nifti(
     fd, tmp = _atomic_target(target)
     os.close(fd)
     try:
-        img.to_filename(tmp)
+        if target.name.lower().endswith(".nii.gz"):
+            _write_nifti_gz(img, Path(tmp))
+        else:
+            img.to_filename(tmp)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+#: bytes of voxel data compressed per gzip member
+_GZ_CHUNK = 8 * 1024 * 1024
+#: zlib level: 1 is several times faster than 6 for under 3 % larger CT files
+GZIP_LEVEL = 1
+
+
+def _gzip_member(payload: bytes) -> bytes:
+    # wbits 31: a complete gzip member, header mtime 0 (deterministic output)
+    comp = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    return comp.compress(payload) + comp.flush()
+
+
+def _voxel_chunks(data: npt.NDArray[Any]) -> Iterator[bytes]:
+    """The voxel bytes in NIfTI (Fortran) order, in slabs of about ``_GZ_CHUNK`` bytes."""
+    vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
+    for vol in vols:
+        per_slice = max(1, vol.shape[0] * vol.shape[1] * vol.dtype.itemsize)
+        step = max(1, _GZ_CHUNK // per_slice)
+        for k in range(0, vol.shape[2], step):
+            yield np.asarray(vol[:, :, k : k + step]).tobytes(order="F")
+
+
+def _write_nifti_gz(img: Any, path: Path) -> None:
+    """Write a NIfTI-1 image as a multi-member gzip, members compressed in threads.
+
+    Concatenated gzip members are one valid gzip stream (RFC 1952), which every
+    reader (nibabel, dcm2niix, ITK, FSL) accepts; compressing slabs in parallel makes
+    writing several times faster than a single stream, with bounded extra memory.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    header = img.header.copy()
+    header["vox_offset"] = 352
+    data = np.asanyarray(img.dataobj)
+    dtype = header.get_data_dtype()
+    if data.dtype != dtype:
+        data = data.astype(dtype)
+    if dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
+        data = data.astype(dtype.newbyteorder("="))
+    head = header.binaryblock + b"\x00" * 4  # no extensions
+    workers = min(4, os.cpu_count() or 1)
+    with open(path, "wb") as fh, ThreadPoolExecutor(max_workers=workers) as pool:
+        fh.write(_gzip_member(head))
+        pending: list[Any] = []
+        for chunk in _voxel_chunks(data):
+            pending.append(pool.submit(_gzip_member, chunk))
+            if len(pending) > 2 * workers:  # bounded memory: write in order as we go
+                fh.write(pending.pop(0).result())
+        for fut in pending:
+            fh.write(fut.result())
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def load_nifti(path: str | os.PathLike[str]) -> Volume:

@@ -130,7 +130,7 @@ def _place_pixels(
     """Decode each file once and put every frame at (i, j, k, t), rescaled."""
     first = frames[geom.order[0][0]]
     exact = all(_integral(f.slope) and _integral(f.intercept) for f in frames) and samples == 1
-    dtype: Any = np.int32 if exact else np.float32
+    dtype: Any = _exact_dtype(frames) if exact else np.float32
     if samples > 1:
         dtype = np.uint8
     shape: tuple[int, ...] = (first.cols, first.rows, geom.n_slices, geom.n_volumes)
@@ -158,11 +158,36 @@ def _place_pixels(
                     out *= int(f.slope)
                 if f.intercept != 0:
                     out += int(f.intercept)
-                data[:, :, k, t] = out
+                data[:, :, k, t] = out  # in range by _exact_dtype
             else:
                 data[:, :, k, t] = values.astype(np.float64) * f.slope + f.intercept
         del arr, ds
     return data
+
+
+def _exact_dtype(frames: list[Frame]) -> Any:
+    """int16 when every frame's stored range, rescaled, fits it; else int32.
+
+    The range comes from BitsStored and PixelRepresentation, so a 12-bit CT with
+    intercept -1024 is held in int16 from the start (half the memory of int32).
+    """
+    lo, hi = 0, 0
+    for f in frames:
+        bits = f.meta.get("bits_stored")
+        if not bits or bits > 16:
+            return np.int32
+        smin, smax = (
+            (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+            if f.meta.get("signed")
+            else (
+                0,
+                2**bits - 1,
+            )
+        )
+        ends = (smin * f.slope + f.intercept, smax * f.slope + f.intercept)
+        lo, hi = min(lo, *ends), max(hi, *ends)
+    info = np.iinfo(np.int16)
+    return np.int16 if info.min <= lo and hi <= info.max else np.int32
 
 
 def _frame_plane(arr: npt.NDArray[Any], frame: Frame, path: str) -> npt.NDArray[Any]:

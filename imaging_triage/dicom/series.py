@@ -209,6 +209,8 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         "sop_uid": _text(ds, "SOPInstanceUID"),
         "image_type": image_type(ds),
         "samples": _int(ds, "SamplesPerPixel") or 1,
+        "bits_stored": _int(ds, "BitsStored"),
+        "signed": _int(ds, "PixelRepresentation") == 1,
     }
     if echo is not None:
         meta["EchoTime"] = echo
