@@ -259,8 +259,8 @@ def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display")
         if _is_mosaic(ds):
             from imaging_triage.dicom import mosaic
 
-            if mosaic.is_mosaic(ds):
-                return list(mosaic.frames_from_mosaic(ds, path, base))
+            # raises InputError naming the missing CSA NumberOfImagesInMosaic
+            return list(mosaic.frames_from_mosaic(ds, path, base))
     except ImportError as err:
         raise UnsupportedError(f"no reader for this kind of object ({err})", path=path) from err
     except TriageError:
@@ -581,6 +581,7 @@ def _stack_record(
         return record
     first = frames[geom.order[0][0]]
     record.status, record.reason = geometry_status(geom, strictness)
+    _complete_acquisition(record, first)
     shape: tuple[int, ...] = (first.cols, first.rows, geom.n_slices)
     if geom.n_volumes > 1:
         shape = (*shape, geom.n_volumes)
@@ -592,6 +593,22 @@ def _stack_record(
     )
     record.tilt_deg = round(geom.tilt_deg if geom.tilted else 0.0, 2)
     return record
+
+
+def _complete_acquisition(record: SeriesRecord, first: Frame) -> None:
+    """Fill acquisition parameters that enhanced objects keep in functional groups."""
+    header = dict(record.extra["header"])
+    acq = dict(header["acquisition"])
+    for key in ("EchoTime", "RepetitionTime", "InversionTime"):
+        if key not in acq and first.meta.get(key) is not None:
+            acq[key] = round(float(first.meta[key]) / 1000.0, 6)
+    for key in ("FlipAngle", "PhilipsScaling", "SliceTiming"):
+        if key not in acq and key in first.meta:
+            acq[key] = first.meta[key]
+    if "SliceThickness" not in acq and first.slice_thickness:
+        acq["SliceThickness"] = first.slice_thickness
+    header["acquisition"] = acq
+    record.extra["header"] = header
 
 
 def _disambiguate(records: list[SeriesRecord]) -> None:
