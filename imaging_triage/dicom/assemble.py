@@ -25,7 +25,13 @@ from imaging_triage.dicom import pixels as px
 from imaging_triage.dicom.discover import read_header
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse
-from imaging_triage.errors import GeometryError, ResourceLimitError, SeriesError
+from imaging_triage.errors import (
+    GeometryError,
+    PixelDataError,
+    ResourceLimitError,
+    SeriesError,
+    TriageError,
+)
 from imaging_triage.ingest import SeriesRecord, Status, Strictness
 from imaging_triage.volume import LPS_TO_RAS, SeriesInfo, Volume
 
@@ -102,6 +108,12 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
         data = data.reshape(*data.shape[:3], n_t * samples) if n_t > 1 else data
     elif n_t == 1:
         data = data[..., 0]
+    if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
+        raise PixelDataError(
+            "RescaleSlope/Intercept turn stored values into non-finite numbers; the header "
+            "is damaged",
+            path=record.input,
+        )
     volume = Volume(data=data, affine=LPS_TO_RAS @ affine_lps, info=info)
     return [volume]
 
@@ -131,6 +143,8 @@ def _place_pixels(
     first = frames[geom.order[0][0]]
     exact = all(_integral(f.slope) and _integral(f.intercept) for f in frames) and samples == 1
     dtype: Any = _exact_dtype(frames) if exact else np.float32
+    if dtype is None:
+        exact, dtype = False, np.float32
     if samples > 1:
         dtype = np.uint8
     shape: tuple[int, ...] = (first.cols, first.rows, geom.n_slices, geom.n_volumes)
@@ -144,8 +158,21 @@ def _place_pixels(
             f = frames[idx]
             wanted[f.path].append((k, t, f))
     for path, items in wanted.items():
-        ds = read_header(path, pixels=True)
-        arr = px.decode(ds, path, max_bytes)
+        try:
+            ds = read_header(path, pixels=True)
+            arr = px.decode(ds, path, max_bytes)
+        except TriageError:
+            raise
+        except MemoryError as err:
+            raise ResourceLimitError(
+                "not enough memory to decode the pixel data", path=path
+            ) from err
+        except Exception as err:  # damaged files make pydicom raise many types
+            raise PixelDataError(
+                f"cannot read pixel data ({type(err).__name__}: {str(err)[:120]}); "
+                "re-export the file",
+                path=path,
+            ) from err
         for k, t, f in items:
             plane = _frame_plane(arr, f, path)
             if samples > 1:
@@ -166,13 +193,16 @@ def _place_pixels(
 
 
 def _exact_dtype(frames: list[Frame]) -> Any:
-    """int16 when every frame's stored range, rescaled, fits it; else int32.
+    """int16 when every frame's stored range, rescaled, fits it; else int32 (or ``None``
+    for floats when the rescale is too large for integer arithmetic).
 
     The range comes from BitsStored and PixelRepresentation, so a 12-bit CT with
     intercept -1024 is held in int16 from the start (half the memory of int32).
     """
-    lo, hi = 0, 0
+    lo, hi = 0.0, 0.0
     for f in frames:
+        if max(abs(f.slope), abs(f.intercept)) > 2**20:
+            return None  # outside what integer arithmetic below may hold: use floats
         bits = f.meta.get("bits_stored")
         if not bits or bits > 16:
             return np.int32

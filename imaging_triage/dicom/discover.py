@@ -28,6 +28,9 @@ DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 MAX_GZIP_BYTES = 2 * 1024**3
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
+#: a folder holding a file of this name is skipped with everything under it (derived
+#: data such as ground-truth label volumes that are not studies)
+IGNORE_MARKER = ".imaging-triage-ignore"
 _SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
@@ -116,13 +119,17 @@ def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile]:
     """Yield every file under ``root`` (or ``root`` itself) in a stable order.
 
     Symbolic links to files are followed; links to folders are not (no cycles).
-    Hidden files and folders (name starting with ``.``) are skipped.
+    Hidden files and folders (name starting with ``.``) are skipped, and so is any folder
+    holding a file named :data:`IGNORE_MARKER` (``.imaging-triage-ignore``).
     """
     top = Path(root)
     if top.is_file():
         yield FoundFile(str(top), classify(top))
         return
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        if IGNORE_MARKER in filenames:
+            dirnames[:] = []
+            continue
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or name in _SKIP_NAMES:

@@ -31,7 +31,7 @@ def declared_shape(ds: Any) -> tuple[int, int, int, int]:
         rows = int(ds.Rows)
         cols = int(ds.Columns)
         samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    except (AttributeError, TypeError, ValueError) as err:
+    except (AttributeError, TypeError, ValueError, OverflowError, NotImplementedError) as err:
         raise PixelDataError(
             f"Rows/Columns/NumberOfFrames/SamplesPerPixel missing or malformed ({err})"
         ) from err
@@ -52,9 +52,11 @@ def check_size(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     """
     try:
         frames, rows, cols, samples = declared_shape(ds)
+        bits = int(ds.get("BitsAllocated", 16) or 16)
     except PixelDataError as err:
         raise PixelDataError(err.reason, path=path) from err
-    bits = int(ds.get("BitsAllocated", 16) or 16)
+    except (TypeError, ValueError, OverflowError, NotImplementedError) as err:
+        raise PixelDataError(f"BitsAllocated is malformed ({err})", path=path) from err
     if bits not in (1, 8, 16, 32, 64):
         raise PixelDataError(f"BitsAllocated {bits} is not valid", path=path)
     needed = frames * rows * cols * samples * max(bits, 8) // 8
@@ -66,8 +68,7 @@ def check_size(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         )
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise PixelDataError("no pixel data in the file; it may be truncated", path=path)
-    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    compressed = bool(ts is not None and getattr(ts, "is_compressed", False))
+    compressed = _is_compressed(ds, path)
     if not compressed and "PixelData" in ds:
         expected = frames * rows * cols * samples * bits // 8
         if bits == 1:
@@ -79,6 +80,21 @@ def check_size(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
                 "re-export the file from the archive",
                 path=path,
             )
+
+
+def _is_compressed(ds: Any, path: str) -> bool:
+    """Whether the transfer syntax encapsulates (compresses) the pixel data."""
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if ts is None:
+        return False
+    try:
+        return bool(ts.is_compressed)
+    except (ValueError, AttributeError) as err:
+        raise PixelDataError(
+            f"TransferSyntaxUID {str(ts)[:64]!r} is not a transfer syntax; the file meta is "
+            "damaged: re-export the file",
+            path=path,
+        ) from err
 
 
 def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArray[Any]:
@@ -98,7 +114,11 @@ def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArra
     frames, rows, cols, samples = declared_shape(ds)
     try:
         arr = ds.pixel_array
-    except Exception as err:  # decoders raise many types on damaged streams
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except MemoryError as err:
+        raise ResourceLimitError("not enough memory to decode the pixel data", path=path) from err
+    except BaseException as err:  # decoders raise many types; Rust decoders panic (BaseException)
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(ts, "name", str(ts))
         raise PixelDataError(
@@ -108,8 +128,11 @@ def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArra
             path=path,
         ) from err
     arr = np.asarray(arr)
-    if samples == 1:
-        arr = arr.reshape(frames, rows, cols)
-    else:
-        arr = arr.reshape(frames, rows, cols, samples)
-    return arr
+    shape = (frames, rows, cols) if samples == 1 else (frames, rows, cols, samples)
+    if arr.size != int(np.prod(shape)):
+        raise PixelDataError(
+            f"decoded {arr.size} values where the header declares {shape}; the header or the "
+            "pixel data is damaged",
+            path=path,
+        )
+    return arr.reshape(shape)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -181,6 +182,12 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         raise InputError("PixelSpacing missing or malformed; cannot measure the image", path=path)
     slope = _float(ds, "RescaleSlope", 1.0) or 1.0
     intercept = _float(ds, "RescaleIntercept", 0.0) or 0.0
+    if not (math.isfinite(slope) and math.isfinite(intercept)):
+        raise InputError(
+            f"RescaleSlope/RescaleIntercept not finite ({slope}, {intercept}); the header is "
+            "damaged",
+            path=path,
+        )
     manufacturer = _text(ds, "Manufacturer").upper()
     if "PHILIPS" in manufacturer and _text(ds, "Modality").upper() == "MR":
         slope, intercept = _philips_transform(ds, philips_scaling, slope, intercept)
@@ -333,6 +340,17 @@ class _Group:
     files: list[str]
 
 
+def _failed_file(path: str, root: Path, err: BaseException) -> SeriesRecord:
+    """A failed row for a file whose header cannot be interpreted."""
+    return SeriesRecord(
+        input=_rel(path, root),
+        files=[path],
+        key=_key("bad", path),
+        status=Status.FAILED,
+        reason=f"malformed header ({type(err).__name__}: {str(err)[:120]}); re-export the file",
+    )
+
+
 def _instance_identity(ds: Any) -> tuple[Any, ...] | None:
     """What makes two files the same instance: a copy of a file is not a second slice."""
     sop = _text(ds, "SOPInstanceUID")
@@ -463,17 +481,21 @@ def scan_tree(
                 )
             )
             continue
-        if is_dicomdir(ds):
-            result.dicomdir_files += 1
+        try:
+            if is_dicomdir(ds):
+                result.dicomdir_files += 1
+                continue
+            ident = _instance_identity(ds)
+            drop = classify_instance(ds)
+            header = _header_summary(ds)
+        except Exception as err:  # lazily parsed damaged elements raise many types
+            result.series.append(_failed_file(found.path, root, err))
             continue
-        ident = _instance_identity(ds)
         if ident is not None:
             if ident in seen_instances:
                 result.duplicate_files += 1
                 continue
             seen_instances.add(ident)
-        drop = classify_instance(ds)
-        header = _header_summary(ds)
         if drop is not None:
             dkey = (header["series_uid"], drop.reason, drop.status.value)
             g = dropped.setdefault(dkey, _Group([], header, []))
@@ -482,7 +504,12 @@ def scan_tree(
             continue
         try:
             frames = frames_from_dataset(ds, found.path, philips_scaling=philips_scaling)
-        except TriageError as err:
+        except (TriageError, Exception) as err:
+            if not isinstance(err, TriageError):
+                err = InputError(
+                    f"malformed header ({type(err).__name__}: {str(err)[:120]}); re-export it",
+                    path=found.path,
+                )
             result.series.append(
                 SeriesRecord(
                     input=_rel(found.path, root),
@@ -578,6 +605,10 @@ def _stack_record(
     except TriageError as err:
         record.status = Status.DROPPED if err.code == "not-a-volume" else Status.FAILED
         record.reason = err.reason
+        return record
+    except (ValueError, FloatingPointError, OverflowError, ZeroDivisionError) as err:
+        record.status = Status.FAILED
+        record.reason = f"slice geometry cannot be computed ({type(err).__name__}: {err})"
         return record
     first = frames[geom.order[0][0]]
     record.status, record.reason = geometry_status(geom, strictness)

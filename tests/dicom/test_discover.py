@@ -66,3 +66,12 @@ def test_read_header_errors_are_typed(tmp_path: Path) -> None:
     bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(InputError, match="gzip"):
         read_header(bad)
+
+
+def test_ignore_marker_skips_a_folder(tmp_path: Path) -> None:
+    write_series(tmp_path / "study", SeriesSpec(n=3))
+    labels = tmp_path / "ground_truth"
+    save_nifti(Volume(np.zeros((2, 2, 2), np.uint8), np.eye(4)), labels / "sub" / "l.nii.gz")
+    assert len(scan(tmp_path).series) == 2
+    (labels / ".imaging-triage-ignore").write_text("labels\n")
+    assert [r.kind for r in scan(tmp_path).series] == ["dicom"]
