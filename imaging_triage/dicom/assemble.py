@@ -147,10 +147,13 @@ def _place_pixels(
         exact, dtype = False, np.float32
     if samples > 1:
         dtype = np.uint8
-    shape: tuple[int, ...] = (first.cols, first.rows, geom.n_slices, geom.n_volumes)
+    # planes are stored contiguously, (t, k, row, col); the (i, j, k, t) view of that
+    # buffer is Fortran-ordered, which is also the order NIfTI writes
     if samples > 1:
-        shape = (*shape[:3], geom.n_volumes * samples)
-    data = np.zeros(shape, dtype=dtype)
+        buf = np.zeros((geom.n_volumes * samples, geom.n_slices, first.rows, first.cols), dtype)
+    else:
+        buf = np.zeros((geom.n_volumes, geom.n_slices, first.rows, first.cols), dtype)
+    data = buf.transpose(3, 2, 1, 0)
 
     wanted: dict[str, list[tuple[int, int, Frame]]] = defaultdict(list)
     for k, group in enumerate(geom.order):
@@ -176,18 +179,17 @@ def _place_pixels(
         for k, t, f in items:
             plane = _frame_plane(arr, f, path)
             if samples > 1:
-                data[:, :, k, t * samples : (t + 1) * samples] = np.transpose(plane, (1, 0, 2))
+                buf[t * samples : (t + 1) * samples, k] = np.moveaxis(plane, 2, 0)
                 continue
-            values = plane.T
             if exact:
-                out = values.astype(np.int32)
+                out = plane.astype(np.int32)
                 if f.slope != 1:
                     out *= int(f.slope)
                 if f.intercept != 0:
                     out += int(f.intercept)
-                data[:, :, k, t] = out  # in range by _exact_dtype
+                buf[t, k] = out  # in range by _exact_dtype
             else:
-                data[:, :, k, t] = values.astype(np.float64) * f.slope + f.intercept
+                buf[t, k] = plane.astype(np.float64) * f.slope + f.intercept
         del arr, ds
     return data
 
