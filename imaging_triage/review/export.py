@@ -1,0 +1,189 @@
+"""CSV and JSON exports of review results: one row per finding, plus study outcomes.
+
+De-identified by default: a study is named only by its key (a hash of the Study Instance
+UID, the same ``study_<hash>`` folder name that ``convert`` writes), and series UIDs are
+replaced by a short hash. ``identified=True`` adds the study and series UIDs and the
+study's source folder, which may name the patient: share such a file only where patient
+identity may go.
+
+Reviewer names and free-text notes are exported as typed: notes are the reader's words,
+and must not carry patient identifiers (the viewer says so).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imaging_triage.review.store import ReviewStore, utc_now
+from imaging_triage.volume import atomic_write_bytes
+
+#: stated in every export: what these rows are and are not
+DISCLAIMER = (
+    "Reader flags and triage outcomes recorded in imaging-triage. Automated or derived "
+    "output is a candidate for human review, never a diagnosis."
+)
+
+#: CSV columns, in order; ``identified`` exports add :data:`IDENTIFIED_COLUMNS`
+COLUMNS = (
+    "record",
+    "study_key",
+    "finding_id",
+    "type",
+    "type_label",
+    "laterality",
+    "confidence",
+    "x_mm",
+    "y_mm",
+    "z_mm",
+    "i",
+    "j",
+    "k",
+    "series",
+    "note",
+    "retracted",
+    "retraction_reason",
+    "status",
+    "outcome",
+    "outcome_label",
+    "urgency",
+    "reviewer",
+    "recorded_at",
+)
+IDENTIFIED_COLUMNS = ("study_uid", "series_uid", "source")
+
+
+class ExportFormat(str, enum.Enum):
+    """File format of an export."""
+
+    #: one table; the ``record`` column says ``finding`` or ``study``
+    CSV = "csv"
+    #: an object with ``studies`` and ``findings`` lists
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote."""
+
+    path: Path
+    studies: int
+    findings: int
+    identified: bool
+
+
+def _pseudonym(value: str) -> str:
+    return "series_" + hashlib.sha256(value.encode()).hexdigest()[:12] if value else ""
+
+
+def collect_rows(store: ReviewStore, *, identified: bool = False) -> list[dict[str, Any]]:
+    """Return export rows: every study with a status, then every finding (retracted too).
+
+    Parameters
+    ----------
+    store : ReviewStore
+        The review database.
+    identified : bool
+        Add study/series UIDs and the source folder (may identify the patient).
+    """
+    studies = {s["study_key"]: s for s in store.studies()}
+    rows: list[dict[str, Any]] = []
+    for key, review in sorted(store.reviews().items()):
+        row: dict[str, Any] = {
+            "record": "study",
+            "study_key": key,
+            "status": review.status.value,
+            "outcome": review.outcome.value if review.outcome else "",
+            "outcome_label": review.outcome.label if review.outcome else "",
+            "urgency": review.urgency.value if review.urgency else "",
+            "reviewer": review.reviewer,
+            "recorded_at": review.updated_at,
+        }
+        if identified:
+            info = studies.get(key, {})
+            row.update(study_uid=info.get("study_uid", ""), source=info.get("source", ""))
+        rows.append(row)
+    for f in store.findings():
+        x, y, z = f.location.xyz_mm
+        i, j, k = f.location.ijk
+        row = {
+            "record": "finding",
+            "study_key": f.study_key,
+            "finding_id": f.id,
+            "type": f.type.value,
+            "type_label": f.type.label,
+            "laterality": f.laterality.value,
+            "confidence": f.confidence.value,
+            "x_mm": round(x, 2),
+            "y_mm": round(y, 2),
+            "z_mm": round(z, 2),
+            "i": i,
+            "j": j,
+            "k": k,
+            "series": _pseudonym(f.location.series_uid),
+            "note": f.note,
+            "retracted": f.retracted,
+            "retraction_reason": f.retraction_reason,
+            "reviewer": f.reviewer,
+            "recorded_at": f.created_at,
+        }
+        if identified:
+            info = studies.get(f.study_key, {})
+            row.update(
+                study_uid=info.get("study_uid", ""),
+                series_uid=f.location.series_uid,
+                source=info.get("source", ""),
+            )
+        rows.append(row)
+    return rows
+
+
+def render(rows: list[dict[str, Any]], fmt: ExportFormat, *, identified: bool = False) -> bytes:
+    """Serialise export rows as CSV or JSON bytes (UTF-8)."""
+    if fmt is ExportFormat.JSON:
+        doc = {
+            "disclaimer": DISCLAIMER,
+            "generated_at": utc_now(),
+            "identified": identified,
+            "studies": [r for r in rows if r["record"] == "study"],
+            "findings": [r for r in rows if r["record"] == "finding"],
+        }
+        return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+    columns = COLUMNS + (IDENTIFIED_COLUMNS if identified else ())
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="raise", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    return buffer.getvalue().encode("utf-8")
+
+
+def export(
+    store: ReviewStore,
+    path: str | os.PathLike[str],
+    fmt: ExportFormat = ExportFormat.CSV,
+    *,
+    identified: bool = False,
+) -> ExportSummary:
+    """Write the review results of ``store`` to ``path`` atomically.
+
+    Returns
+    -------
+    ExportSummary
+        The path written and the numbers of study and finding rows.
+    """
+    rows = collect_rows(store, identified=identified)
+    atomic_write_bytes(path, render(rows, fmt, identified=identified))
+    return ExportSummary(
+        path=Path(path),
+        studies=sum(r["record"] == "study" for r in rows),
+        findings=sum(r["record"] == "finding" for r in rows),
+        identified=identified,
+    )
