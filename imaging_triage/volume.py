@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.errors import InputError
+from imaging_triage.errors import GeometryError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -334,7 +334,9 @@ def to_sitk(volume: Volume) -> Any:
     spacing = np.linalg.norm(lps[:3, :3], axis=0)
     direction = lps[:3, :3] / spacing
     if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-4):
-        raise ValueError("affine has shear; resample onto an orthogonal grid first")
+        raise GeometryError(
+            "affine has shear (non-orthogonal axes); resample onto an orthogonal grid first"
+        )
     img = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(volume.data, (2, 1, 0))))
     img.SetSpacing([float(s) for s in spacing])
     img.SetOrigin([float(o) for o in lps[:3, 3]])

@@ -70,6 +70,12 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
     geom = analyse(frames)
     info = _series_info(header, record)
     info.warnings.extend(geom.warnings)
+    if info.hounsfield and not all(f.meta.get("has_rescale", True) for f in frames):
+        info.hounsfield = False
+        info.warnings.append(
+            "CT without RescaleSlope/RescaleIntercept (Type 1 in the CT Image module): values "
+            "are stored values, not verified Hounsfield units"
+        )
     if geom.spacing is not Spacing.EVEN and strictness is Strictness.STRICT:
         raise GeometryError(f"{geom.spacing_detail}; refused in strict mode", path=record.input)
 
@@ -82,7 +88,7 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             f"volume of {first.cols}x{first.rows}x{n_k}x{n_out} voxels exceeds the memory limit",
             path=record.input,
         )
-    data = _place_pixels(frames, geom, samples, max_bytes)
+    data = _place_pixels(frames, geom, samples, max_bytes, header)
     affine_lps = geom.lps_affine(first)
 
     if geom.spacing is not Spacing.EVEN:
@@ -137,23 +143,31 @@ def _integral(x: float) -> bool:
 
 
 def _place_pixels(
-    frames: list[Frame], geom: StackGeometry, samples: int, max_bytes: int
+    frames: list[Frame],
+    geom: StackGeometry,
+    samples: int,
+    max_bytes: int,
+    header: dict[str, Any] | None = None,
 ) -> npt.NDArray[Any]:
-    """Decode each file once and put every frame at (i, j, k, t), rescaled."""
+    """Decode each file once and put every frame at (i, j, k, t), rescaled.
+
+    Integer results stay integers in the smallest type their declared range needs
+    (int16 for a 12-bit CT with intercept -1024); a plane whose values do not fit widens
+    the buffer, and float pixel data or fractional rescales give floats, so no value is
+    ever wrapped or truncated.
+    """
+    header = header or {}
     first = frames[geom.order[0][0]]
-    exact = all(_integral(f.slope) and _integral(f.intercept) for f in frames) and samples == 1
-    dtype: Any = _exact_dtype(frames) if exact else np.float32
-    if dtype is None:
-        exact, dtype = False, np.float32
+    exact = all(_integral(f.slope) and _integral(f.intercept) for f in frames)
     if samples > 1:
-        dtype = np.uint8
+        bits = int(header.get("bits_allocated") or 8)
+        dtype: Any = np.uint8 if bits <= 8 else np.uint16
+    else:
+        dtype = _declared_dtype(frames, header) if exact else np.float32
     # planes are stored contiguously, (t, k, row, col); the (i, j, k, t) view of that
     # buffer is Fortran-ordered, which is also the order NIfTI writes
-    if samples > 1:
-        buf = np.zeros((geom.n_volumes * samples, geom.n_slices, first.rows, first.cols), dtype)
-    else:
-        buf = np.zeros((geom.n_volumes, geom.n_slices, first.rows, first.cols), dtype)
-    data = buf.transpose(3, 2, 1, 0)
+    depth = geom.n_volumes * samples if samples > 1 else geom.n_volumes
+    buf = np.zeros((depth, geom.n_slices, first.rows, first.cols), dtype)
 
     wanted: dict[str, list[tuple[int, int, Frame]]] = defaultdict(list)
     for k, group in enumerate(geom.order):
@@ -181,45 +195,59 @@ def _place_pixels(
             if samples > 1:
                 buf[t * samples : (t + 1) * samples, k] = np.moveaxis(plane, 2, 0)
                 continue
-            if exact:
-                out = plane.astype(np.int32)
-                if f.slope != 1:
-                    out *= int(f.slope)
-                if f.intercept != 0:
-                    out += int(f.intercept)
-                buf[t, k] = out  # in range by _exact_dtype
+            if np.issubdtype(plane.dtype, np.floating) or not exact:
+                values: npt.NDArray[Any] = plane.astype(np.float64) * f.slope + f.intercept
             else:
-                buf[t, k] = plane.astype(np.float64) * f.slope + f.intercept
+                values = plane.astype(np.int64)
+                if f.slope != 1:
+                    values *= int(f.slope)
+                if f.intercept != 0:
+                    values += int(f.intercept)
+            buf = _widen_for(buf, values)
+            buf[t, k] = values
         del arr, ds
-    return data
+    return buf.transpose(3, 2, 1, 0)
 
 
-def _exact_dtype(frames: list[Frame]) -> Any:
-    """int16 when every frame's stored range, rescaled, fits it; else int32 (or ``None``
-    for floats when the rescale is too large for integer arithmetic).
+def _widen_for(buf: npt.NDArray[Any], values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Return ``buf``, converted to a wider type if ``values`` would not fit it exactly."""
+    if values.size == 0:
+        return buf
+    if np.issubdtype(values.dtype, np.floating):
+        if np.issubdtype(buf.dtype, np.floating):
+            return buf
+        return buf.astype(np.float32 if buf.dtype.itemsize <= 2 else np.float64)
+    if np.issubdtype(buf.dtype, np.floating):
+        return buf
+    lo, hi = int(values.min()), int(values.max())
+    for dt in (buf.dtype, np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64)):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max and dt.itemsize >= buf.dtype.itemsize:
+            return buf if dt == buf.dtype else buf.astype(dt)
+    return buf.astype(np.float64)  # pragma: no cover - beyond int64 cannot come from 64 bits
 
-    The range comes from BitsStored and PixelRepresentation, so a 12-bit CT with
-    intercept -1024 is held in int16 from the start (half the memory of int32).
+
+def _declared_dtype(frames: list[Frame], header: dict[str, Any]) -> Any:
+    """The smallest integer type holding every frame's declared stored range, rescaled.
+
+    The range comes from BitsStored and PixelRepresentation (per frame, or from the
+    header for enhanced objects). Unknown ranges start at int16; planes widen the buffer
+    when their actual values need it (:func:`_widen_for`).
     """
-    lo, hi = 0.0, 0.0
+    lo, hi = 0, 0
     for f in frames:
-        if max(abs(f.slope), abs(f.intercept)) > 2**20:
-            return None  # outside what integer arithmetic below may hold: use floats
-        bits = f.meta.get("bits_stored")
-        if not bits or bits > 16:
-            return np.int32
-        smin, smax = (
-            (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-            if f.meta.get("signed")
-            else (
-                0,
-                2**bits - 1,
-            )
-        )
-        ends = (smin * f.slope + f.intercept, smax * f.slope + f.intercept)
+        bits = f.meta.get("bits_stored") or header.get("bits_stored")
+        signed = f.meta.get("signed", header.get("signed", False))
+        if not bits or bits > 32:
+            return np.int16
+        smin, smax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        ends = (smin * int(f.slope) + int(f.intercept), smax * int(f.slope) + int(f.intercept))
         lo, hi = min(lo, *ends), max(hi, *ends)
-    info = np.iinfo(np.int16)
-    return np.int16 if info.min <= lo and hi <= info.max else np.int32
+    for dt in (np.int16, np.int32, np.int64):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return dt
+    return np.float64
 
 
 def _frame_plane(arr: npt.NDArray[Any], frame: Frame, path: str) -> npt.NDArray[Any]:
@@ -250,7 +278,7 @@ def resample_even(
     Returns the new array (float32) and the affine of the even grid.
     """
     offsets = geom.offsets
-    n_new = round(float(offsets[-1]) / geom.step) + 1
+    n_new = int(np.floor(float(offsets[-1]) / geom.step + 1e-6)) + 1
     targets = np.arange(n_new) * geom.step
     upper = np.clip(np.searchsorted(offsets, targets, side="right"), 1, len(offsets) - 1)
     lower = upper - 1

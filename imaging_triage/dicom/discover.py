@@ -194,6 +194,11 @@ def read_header(path: str | os.PathLike[str], *, pixels: bool = False) -> Any:
             if pixels and "PixelData" in ds:
                 _ = ds.PixelData  # materialise while the file is open
     except InvalidDicomError as err:
+        if _marked_dicom(p):
+            raise InputError(
+                f"DICOM file that cannot be parsed ({err}); it may be truncated: re-export it",
+                path=p,
+            ) from err
         raise NotDicomError(f"not a DICOM file ({err})", path=p) from err
     except InputError:
         raise
@@ -204,8 +209,23 @@ def read_header(path: str | os.PathLike[str], *, pixels: bool = False) -> Any:
             path=p,
         ) from err
     if not _is_real_dataset(ds):
+        if _marked_dicom(p):
+            raise InputError(
+                "DICOM file without its core attributes (SOP class, image size); it is "
+                "truncated or damaged: re-export it",
+                path=p,
+            )
         raise NotDicomError("no DICOM attributes found; not a DICOM file", path=p)
     return ds
+
+
+def _marked_dicom(path: str) -> bool:
+    """Whether the file carries the Part 10 ``DICM`` marker: then it *is* DICOM, damaged
+    or not, and must never be skipped as "not DICOM"."""
+    try:
+        return _has_dicm_marker(_read_head(path))
+    except OSError:
+        return False
 
 
 def _is_real_dataset(ds: Any) -> bool:

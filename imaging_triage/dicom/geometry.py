@@ -37,6 +37,13 @@ STEP_RTOL = 0.02
 STEP_ATOL = 0.02
 #: tilt below this (degrees) is rounding noise, not tilt
 TILT_MIN_DEG = 0.05
+#: largest departure of ImageOrientationPatient from unit, perpendicular cosines that is
+#: accepted (and then removed by orthonormalising); beyond it the header is refused
+COSINE_ATOL = 1e-3
+#: largest distance (mm, or this fraction of the step if larger) of a slice from the
+#: best-fitting even grid before the spacing counts as uneven (catches slow drift)
+DRIFT_ATOL_MM = 0.1
+DRIFT_RTOL = 0.02
 #: orientation cosines closer than this belong to the same stack
 ORIENTATION_ATOL = 1e-3
 
@@ -105,15 +112,27 @@ class StackGeometry:
         For a tilted stack this affine has shear: the k axis follows the line of slice
         positions, not the normal. With uneven spacing it uses the median step.
         """
+        row, col = orthonormal(first)
         aff = np.eye(4)
-        aff[:3, 0] = np.asarray(first.row_cosine) * first.col_spacing
-        aff[:3, 1] = np.asarray(first.col_cosine) * first.row_spacing
-        if self.n_slices > 1:
+        aff[:3, 0] = row * first.col_spacing
+        aff[:3, 1] = col * first.row_spacing
+        normal = np.cross(row, col)
+        if self.n_slices > 1 and self.tilted:
             aff[:3, 2] = self.direction * self.step
-        else:
-            aff[:3, 2] = self.normal * self.step
+        else:  # untilted: the slice axis is the normal exactly (no residual shear)
+            aff[:3, 2] = normal * self.step * (1.0 if self.direction @ normal >= 0 else -1.0)
         aff[:3, 3] = first.position
         return aff
+
+
+def orthonormal(frame: Frame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Row and column cosines made exactly unit length and perpendicular (Gram-Schmidt,
+    keeping the row direction). :func:`check_plane` has refused anything far off."""
+    row = np.asarray(frame.row_cosine, dtype=np.float64)
+    row = row / np.linalg.norm(row)
+    col = np.asarray(frame.col_cosine, dtype=np.float64)
+    col = col - (col @ row) * row
+    return row, col / np.linalg.norm(col)
 
 
 def same_orientation(a: Frame, b: Frame, atol: float = ORIENTATION_ATOL) -> bool:
@@ -136,12 +155,12 @@ def check_plane(frame: Frame) -> None:
     c = np.asarray(frame.col_cosine, dtype=float)
     if not (np.all(np.isfinite(r)) and np.all(np.isfinite(c))):
         raise GeometryError("ImageOrientationPatient is not finite", path=frame.path)
-    if abs(np.linalg.norm(r) - 1) > 1e-2 or abs(np.linalg.norm(c) - 1) > 1e-2:
+    if abs(np.linalg.norm(r) - 1) > COSINE_ATOL or abs(np.linalg.norm(c) - 1) > COSINE_ATOL:
         raise GeometryError(
             "ImageOrientationPatient cosines are not unit vectors; the header is damaged",
             path=frame.path,
         )
-    if abs(float(np.dot(r, c))) > 1e-2:
+    if abs(float(np.dot(r, c))) > COSINE_ATOL:
         raise GeometryError(
             "ImageOrientationPatient row and column are not perpendicular; the header is damaged",
             path=frame.path,
@@ -295,6 +314,19 @@ def analyse(frames: list[Frame]) -> StackGeometry:
                 f"uneven slice spacing: steps from {steps.min():.2f} to {steps.max():.2f} mm "
                 f"(median {step:.2f} mm)"
             )
+    if spacing is Spacing.EVEN:
+        index = np.arange(len(offsets), dtype=np.float64)
+        fit_step, fit_origin = np.polyfit(index, offsets, 1)
+        drift = np.abs(offsets - (fit_origin + fit_step * index))
+        if float(drift.max()) > max(DRIFT_ATOL_MM, DRIFT_RTOL * fit_step):
+            at = int(np.argmax(drift))
+            spacing = Spacing.UNEVEN
+            detail = (
+                f"uneven slice spacing: positions drift up to {drift.max():.2f} mm from an even "
+                f"{fit_step:.3f} mm grid (at {_name(frames[groups[at][0]])})"
+            )
+        else:
+            step = float(fit_step)
     return StackGeometry(
         order=groups,
         offsets=offsets,

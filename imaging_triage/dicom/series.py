@@ -191,12 +191,19 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
     manufacturer = _text(ds, "Manufacturer").upper()
     if "PHILIPS" in manufacturer and _text(ds, "Modality").upper() == "MR":
         slope, intercept = _philips_transform(ds, philips_scaling, slope, intercept)
+    if "ModalityLUTSequence" in ds:
+        raise UnsupportedError(
+            "Modality LUT Sequence (PS3.3 C.11.1) instead of RescaleSlope/Intercept is not "
+            "supported; the stored values are not the modality values",
+            path=path,
+        )
     rows = _int(ds, "Rows") or 0
     cols = _int(ds, "Columns") or 0
     echo = _float(ds, "EchoTime")
     stack_key = (
         _text(ds, "SeriesInstanceUID"),
         _int(ds, "SeriesNumber"),
+        _text(ds, "ConvolutionKernel"),
         image_type(ds),
         _int(ds, "EchoNumbers"),
         rows,
@@ -218,6 +225,7 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         "samples": _int(ds, "SamplesPerPixel") or 1,
         "bits_stored": _int(ds, "BitsStored"),
         "signed": _int(ds, "PixelRepresentation") == 1,
+        "has_rescale": "RescaleSlope" in ds and "RescaleIntercept" in ds,
     }
     if echo is not None:
         meta["EchoTime"] = echo
@@ -263,6 +271,13 @@ def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display")
 
             return list(multiframe.frames_from_enhanced(ds, path, philips_scaling=philips_scaling))
         base = frame_from_classic(ds, path, philips_scaling=philips_scaling)
+        if (_int(ds, "NumberOfFrames") or 1) > 1 and not _is_mosaic(ds):
+            raise UnsupportedError(
+                f"multi-frame image ({_int(ds, 'NumberOfFrames')} frames) without per-frame "
+                "functional groups: the position of frames 2..N is not defined; convert it to "
+                "an enhanced or single-frame series",
+                path=path,
+            )
         if _is_mosaic(ds):
             from imaging_triage.dicom import mosaic
 
@@ -374,6 +389,10 @@ def _header_summary(ds: Any) -> dict[str, Any]:
         "series_number": _int(ds, "SeriesNumber"),
         "manufacturer": _text(ds, "Manufacturer"),
         "gantry_tilt": _float(ds, "GantryDetectorTilt", 0.0) or 0.0,
+        "bits_allocated": _int(ds, "BitsAllocated"),
+        "bits_stored": _int(ds, "BitsStored"),
+        "signed": _int(ds, "PixelRepresentation") == 1,
+        "float_pixels": "FloatPixelData" in ds or "DoubleFloatPixelData" in ds,
         "acquisition": acquisition_params(ds),
     }
 
@@ -553,9 +572,13 @@ def scan_tree(
     for dkey, g in dropped.items():
         if dropped_status[dkey].status is Status.FAILED and dkey[0]:
             damaged[dkey[0]].extend(_rel(f, root) for f in g.files)
+    orphans: dict[str, list[str]] = defaultdict(list)  # folder -> unreadable, no series
     for r in result.series:
         if r.status is Status.FAILED and r.series_uid:
-            damaged[r.series_uid].extend(_rel(f, root) for f in r.files)
+            damaged[r.series_uid].extend(_rel(name, root) for name in r.files)
+        elif r.status is Status.FAILED:
+            for name in r.files:
+                orphans[os.path.dirname(name)].append(_rel(name, root))
     stacks_of: dict[str, list[list[Frame]]] = defaultdict(list)
     for g in groups.values():
         stacks_of[g.header["series_uid"]].extend(split_by_orientation(g.frames))
@@ -566,12 +589,33 @@ def scan_tree(
             siblings = stacks_of[record.series_uid]
             if len(siblings) > 1 and record.status is not Status.OK:
                 record.reason = f"{describe_split(siblings)}; this stack: {record.reason}"
+            if (
+                len(siblings) > 1
+                and len(frames) == 1
+                and any(len(c) > 1 for c in siblings)
+                and record.status is Status.OK
+            ):
+                record.status = Status.DROPPED
+                record.reason = (
+                    f"{describe_split(siblings)}; this stack is a single image that differs "
+                    "from the rest of the series, not a volume"
+                )
+            elif len(siblings) > 1 and record.status is Status.OK:
+                record.reason = f"note: {describe_split(siblings)}; this stack converted alone"
             bad_files = damaged.get(record.series_uid)
+            near = [f for d in {os.path.dirname(f) for f in record.files} for f in orphans[d]]
             if bad_files and record.status is Status.OK:
                 record.status = Status.FAILED
                 record.reason = (
                     f"{len(bad_files)} file(s) of this series cannot be read (first: "
                     f"{bad_files[0]}); a volume without them could silently lack slices"
+                )
+            elif near and record.status is Status.OK:
+                record.status = Status.FAILED
+                record.reason = (
+                    f"{len(near)} unreadable DICOM file(s) in the series' folder (first: "
+                    f"{near[0]}) may belong to it; a volume without them could silently lack "
+                    "slices: repair or remove them"
                 )
             result.series.append(record)
     result.series.sort(key=lambda r: (r.study_uid, r.series_number or 0, r.input, r.key))
