@@ -96,7 +96,7 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
         info.corrections.append(f"{geom.spacing_detail}; resampled to {geom.step:.3f} mm")
     if geom.tilted:
         fill = float(np.min(data)) if data.size else 0.0
-        data, affine_lps = correct_tilt(data, affine_lps, fill=fill)
+        data, affine_lps = correct_tilt(data, affine_lps, fill=fill, max_bytes=max_bytes)
         stated = header.get("gantry_tilt") or 0.0
         source = (
             f"GantryDetectorTilt {stated:g} deg"
@@ -297,6 +297,7 @@ def correct_tilt(
     affine_lps: npt.NDArray[np.float64],
     *,
     fill: float = 0.0,
+    max_bytes: int = px.DEFAULT_MAX_BYTES,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
     """Resample a sheared stack onto an orthogonal grid that covers it.
 
@@ -314,6 +315,8 @@ def correct_tilt(
         Sheared voxel-to-LPS affine of the acquired grid.
     fill : float
         Value outside the acquired slab.
+    max_bytes : int
+        Limit on the size of the resampled grid (float32).
 
     Returns
     -------
@@ -354,6 +357,11 @@ def correct_tilt(
     # output index -> source index: inv(acquired) @ new
     to_src = np.linalg.inv(affine_lps) @ new
     out_shape = (*(int(x) for x in n), *data.shape[3:])
+    if int(np.prod(out_shape)) * 4 > max_bytes:
+        raise ResourceLimitError(
+            f"tilt-corrected grid {out_shape} would exceed the memory limit; raise "
+            "IMAGING_TRIAGE_MAX_BYTES if genuine"
+        )
     out = np.empty(out_shape, dtype=np.float32)
     vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
     for t, vol in enumerate(vols):
