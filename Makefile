@@ -20,8 +20,8 @@ run: $(STAMP)
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) -- --data $(DATA)
 
 lint: $(STAMP)
-	$(BIN)/ruff check imaging_triage tests benchmarks app.py
-	$(BIN)/ruff format --check imaging_triage tests benchmarks app.py
+	$(BIN)/ruff check imaging_triage tests benchmarks scripts app.py
+	$(BIN)/ruff format --check imaging_triage tests benchmarks scripts app.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

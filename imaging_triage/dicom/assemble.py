@@ -158,7 +158,12 @@ def _place_pixels(
     """
     header = header or {}
     first = frames[geom.order[0][0]]
-    exact = all(_integral(f.slope) and _integral(f.intercept) for f in frames)
+    exact = all(
+        _integral(f.slope)
+        and _integral(f.intercept)
+        and max(abs(f.slope), abs(f.intercept)) < 2**31
+        for f in frames
+    )
     if samples > 1:
         bits = int(header.get("bits_allocated") or 8)
         dtype: Any = np.uint8 if bits <= 8 else np.uint16
