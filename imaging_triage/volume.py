@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.errors import GeometryError, InputError
+from imaging_triage.errors import GeometryError, InputError, UnsupportedError
 
 logger = logging.getLogger(__name__)
 
@@ -308,6 +308,11 @@ def load_nifti(path: str | os.PathLike[str]) -> Volume:
             f"cannot read as NIfTI ({type(err).__name__}: {err}); check the file is complete",
             path=p,
         ) from err
+    if data.dtype.names is not None:
+        raise UnsupportedError(
+            f"NIfTI holds colour (RGB) data ({data.dtype}); only greyscale images are handled",
+            path=p,
+        )
     if data.ndim == 2:
         data = data[:, :, np.newaxis]
     while data.ndim > 4 and data.shape[-1] == 1:

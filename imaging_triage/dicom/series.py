@@ -585,7 +585,7 @@ def scan_tree(
     for skey, g in groups.items():
         clusters = split_by_orientation(g.frames)
         for n, frames in enumerate(clusters):
-            record = _stack_record(frames, g.header, root, skey, n, strictness)
+            record = _stack_record(frames, g.header, root, skey, n, strictness, philips_scaling)
             siblings = stacks_of[record.series_uid]
             if len(siblings) > 1 and record.status is not Status.OK:
                 record.reason = f"{describe_split(siblings)}; this stack: {record.reason}"
@@ -630,6 +630,7 @@ def _stack_record(
     skey: tuple[Any, ...],
     n: int,
     strictness: Strictness,
+    philips_scaling: str = "display",
 ) -> SeriesRecord:
     files = sorted({f.path for f in frames})
     record = SeriesRecord(
@@ -642,7 +643,12 @@ def _stack_record(
         description=header["description"],
         series_number=header["series_number"],
         n_frames=len(frames),
-        extra={"frames": frames, "header": header, "strictness": strictness.value},
+        extra={
+            "frames": frames,
+            "header": header,
+            "strictness": strictness.value,
+            "philips_scaling": philips_scaling,
+        },
     )
     try:
         geom = analyse(frames)

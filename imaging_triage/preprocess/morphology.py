@@ -1,0 +1,103 @@
+"""Binary morphology helpers shared by the brain-mask steps (scipy.ndimage).
+
+Structuring elements are boxes of half-width ``radius_mm`` (rounded to voxels per axis):
+box filters are separable, so erosion and dilation cost a few 1-D passes whatever the
+radius, which keeps a 1 mm head volume well under a second per operation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from imaging_triage.preprocess.base import mm_to_voxels
+
+
+def _plane_structure() -> npt.NDArray[np.bool_]:
+    plane = np.zeros((3, 3, 3), dtype=bool)
+    plane[:, :, 1] = ndimage.generate_binary_structure(2, 1)
+    return plane
+
+
+def fill_holes_per_slice(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Fill holes in every axial (k) slice independently.
+
+    A background region is a hole when, in its own slice, it does not reach the slice's
+    edge (4-connected background, so diagonal gaps in the enclosing mask count as closed).
+    """
+    labels, n = ndimage.label(~mask, structure=_plane_structure())
+    if n == 0:
+        return mask.copy()
+    edge = np.zeros(n + 1, dtype=bool)
+    for face in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        edge[np.unique(face)] = True
+    edge[0] = True  # label 0 is the mask itself
+    return np.asarray(mask | ~edge[labels], dtype=bool)
+
+
+def largest_component(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Keep the largest 6-connected component (empty stays empty)."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask, dtype=bool)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return np.asarray(labels == int(np.argmax(sizes)), dtype=bool)
+
+
+def _size(radius_mm: float, spacing: tuple[float, ...], in_plane: bool) -> tuple[int, ...]:
+    radii = list(mm_to_voxels(radius_mm, spacing))
+    if in_plane:
+        radii[2] = 0
+    return tuple(2 * r + 1 for r in radii)
+
+
+def dilate(
+    mask: npt.NDArray[np.bool_],
+    radius_mm: float,
+    spacing: tuple[float, ...],
+    in_plane: bool = False,
+) -> npt.NDArray[np.bool_]:
+    """Binary dilation with a box of half-width ``radius_mm``."""
+    size = _size(radius_mm, spacing, in_plane)
+    out = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant", cval=0)
+    return np.asarray(out, dtype=bool)
+
+
+def erode(
+    mask: npt.NDArray[np.bool_],
+    radius_mm: float,
+    spacing: tuple[float, ...],
+    in_plane: bool = False,
+) -> npt.NDArray[np.bool_]:
+    """Binary erosion with a box of half-width ``radius_mm`` (outside the array counts as 0)."""
+    size = _size(radius_mm, spacing, in_plane)
+    out = ndimage.minimum_filter(mask.view(np.uint8), size=size, mode="constant", cval=0)
+    return np.asarray(out, dtype=bool)
+
+
+def close(
+    mask: npt.NDArray[np.bool_],
+    radius_mm: float,
+    spacing: tuple[float, ...],
+    in_plane: bool = False,
+) -> npt.NDArray[np.bool_]:
+    """Binary closing (dilation then erosion); border-safe: the array is padded first."""
+    size = _size(radius_mm, spacing, in_plane)
+    pad = [(s // 2, s // 2) for s in size]
+    padded = np.pad(np.asarray(mask, dtype=bool), pad)
+    closed = erode(dilate(padded, radius_mm, spacing, in_plane), radius_mm, spacing, in_plane)
+    return np.asarray(
+        closed[tuple(slice(p, p + n) for (p, _), n in zip(pad, mask.shape, strict=True))]
+    )
+
+
+def open_(
+    mask: npt.NDArray[np.bool_],
+    radius_mm: float,
+    spacing: tuple[float, ...],
+    in_plane: bool = False,
+) -> npt.NDArray[np.bool_]:
+    """Binary opening (erosion then dilation) with a box of half-width ``radius_mm``."""
+    return dilate(erode(mask, radius_mm, spacing, in_plane), radius_mm, spacing, in_plane)
