@@ -415,3 +415,29 @@ def test_dcm2niix_puts_the_sdh_on_the_left(study: str, suffix: str, tmp_path: Pa
     points = label_points(study, 2, sdh["label_value"])
     assert np.median(sample(other, points)) > 55.0
     assert np.median(sample(other, points * np.array([-1.0, 1.0, 1.0]))) < 45.0
+
+
+@pytest.mark.slow
+def test_every_sample_study_converts_through_the_command(tmp_path: Path) -> None:
+    """Issue 3, acceptance 1: `imaging-triage convert` on the whole sample folder."""
+    import csv
+
+    from imaging_triage.cli import main
+
+    out = tmp_path / "out"
+    assert main(["convert", str(SAMPLES), "-o", str(out), "--jobs", "2", "--quiet"]) == 0
+    with open(out / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    ok = [r for r in rows if r["status"] == "ok"]
+    dropped = [r for r in rows if r["status"] == "dropped"]
+    assert len(ok) == 7 and len(dropped) == 6 and len(rows) == 13  # the truth is skipped
+    assert all("localizer" in r["reason"] for r in dropped)
+    tilted = [r for r in ok if "06_ct_tilt_sdh" in r["input"]]
+    assert len(tilted) == 1
+    sidecar = json.loads(
+        (out / tilted[0]["output"]).with_suffix("").with_suffix(".json").read_text()
+    )
+    assert any("gantry tilt 20.00 deg" in c for c in json.dumps(sidecar).split('"'))
+    for row in ok:
+        img = nib.load(str(out / row["output"]))
+        assert img.shape[:3] == tuple(int(v) for v in row["shape"].split("x"))[:3]
