@@ -226,6 +226,7 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         "bits_stored": _int(ds, "BitsStored"),
         "signed": _int(ds, "PixelRepresentation") == 1,
         "has_rescale": "RescaleSlope" in ds and "RescaleIntercept" in ds,
+        "kernel": _text(ds, "ConvolutionKernel"),
     }
     if echo is not None:
         meta["EchoTime"] = echo
@@ -446,9 +447,9 @@ def describe_split(stacks: list[list[Frame]]) -> str:
         what.append("different pixel spacings")
     if len({f.meta.get("image_type") for f in firsts}) > 1:
         what.append("different image types")
-    if len({f.stack_key for f in firsts}) > len(what) + 1 and not what:
-        what.append("different echoes or stacks")
-    detail = ", ".join(what) or "several stacks"
+    if len({f.meta.get("kernel") for f in firsts}) > 1:
+        what.append("different reconstruction kernels")
+    detail = ", ".join(what) or "different echoes, stacks or series numbers"
     return f"series mixes {len(stacks)} stacks ({detail})"
 
 
