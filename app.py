@@ -169,7 +169,13 @@ def sidebar(roots: DataRoots, settings_source: str, db: Path) -> DataRoots:
         shown = roots
         if folder.strip():
             try:
-                shown = DataRoots((roots.resolve(folder.strip()),))
+                chosen = roots.resolve(folder.strip())
+                if not chosen.is_dir():
+                    raise PathOutsideRootError(
+                        "not a folder under the data folders; type an existing folder",
+                        path=folder.strip(),
+                    )
+                shown = DataRoots((chosen,))
             except PathOutsideRootError as err:
                 st.error(f"Refused: {err.reason}")
         if st.button("Rescan folders"):

@@ -91,11 +91,17 @@ class DataRoots:
         Traceback (most recent call last):
         PathOutsideRootError: ...: outside the configured data folders...
         """
-        raw = Path(user_path).expanduser()
         if "\x00" in str(user_path):
             raise PathOutsideRootError("path contains a NUL byte; type a plain folder path")
-        candidate = raw if raw.is_absolute() else (base or self.roots[0]) / raw
-        resolved = candidate.resolve()
+        try:
+            raw = Path(user_path).expanduser()
+            candidate = raw if raw.is_absolute() else (base or self.roots[0]) / raw
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError) as err:  # symlink loops, unknown ~user
+            raise PathOutsideRootError(
+                f"cannot resolve the path ({err}); type a plain folder path under a data folder",
+                path=str(user_path),
+            ) from err
         if not self.contains(resolved):
             raise PathOutsideRootError(
                 "outside the configured data folders (after resolving '..' and symbolic "

@@ -66,6 +66,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from imaging_triage.dicom import deid_table
 from imaging_triage.errors import (
     ConfigError,
@@ -662,6 +664,44 @@ def _method_values(config: DeidConfig) -> list[str]:
     return values
 
 
+def clear_unused_pixel_bits(ds: Any) -> None:
+    """Clear the bits of native pixel words outside BitsStored (PS3.5 8.1.1).
+
+    Those bits are no part of the pixel value, but old-style overlays (60xx with
+    OverlayBitsAllocated > 1) draw annotation there, which may show identity. Unsigned
+    values keep zeros above HighBit; signed values are sign-extended, so readers that do
+    not mask still see the right numbers. Compressed pixel data is left as it is.
+    """
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    try:
+        compressed = bool(ts is not None and ts.is_compressed)
+    except (ValueError, AttributeError):
+        return
+    if compressed or "PixelData" not in ds:
+        return
+    try:
+        allocated = int(ds.BitsAllocated)
+        stored = int(ds.BitsStored)
+        high = int(ds.get("HighBit", stored - 1))
+        signed = int(ds.get("PixelRepresentation", 0)) == 1
+    except (AttributeError, TypeError, ValueError):
+        return
+    if allocated not in (8, 16) or not 0 < stored < allocated or high != stored - 1:
+        return
+    raw = bytes(ds.PixelData)
+    little = bool(getattr(ts, "is_little_endian", True)) if ts is not None else True
+    dtype = np.dtype(np.uint8 if allocated == 8 else ("<u2" if little else ">u2"))
+    if len(raw) % dtype.itemsize:
+        return
+    words = np.frombuffer(raw, dtype).copy()
+    mask = (1 << stored) - 1
+    values = words & mask
+    if signed:
+        negative = (values >> (stored - 1)) & 1 == 1
+        values[negative] |= np.array(~mask & ((1 << allocated) - 1), dtype)
+    ds.PixelData = values.astype(dtype).tobytes()
+
+
 def deidentify_dataset(ds: Any, config: DeidConfig, uids: UidMapper) -> Any:
     """De-identify ``ds`` in place and return it.
 
@@ -691,6 +731,7 @@ def deidentify_dataset(ds: Any, config: DeidConfig, uids: UidMapper) -> Any:
                 "--allow-burned-in if they show no identity",
                 code="burned-in",
             )
+    clear_unused_pixel_bits(ds)
     if not str(ds.get("SOPInstanceUID", "") or "").strip():
         raise DeidentificationError(
             "no SOP Instance UID; not a composite DICOM instance", code="no-sop-instance"
@@ -731,6 +772,7 @@ def deidentify_dataset(ds: Any, config: DeidConfig, uids: UidMapper) -> Any:
     new_meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", "1.2.840.10008.5.1.4.1.1.7")
     new_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.file_meta = new_meta
+    ds.preamble = b"\0" * 128  # the preamble may hold anything (TIFF headers, vendor text)
     return ds
 
 

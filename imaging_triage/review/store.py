@@ -115,9 +115,26 @@ CREATE TABLE audit (
 );
 """ + "".join(_append_only_triggers(t) for t in APPEND_ONLY_TABLES)
 
+
+def _no_replace_trigger(table: str, key: str = "id") -> str:
+    """INSERT OR REPLACE deletes the old row without firing DELETE triggers (unless
+    recursive triggers are on): refuse any insert that would replace a row."""
+    message = f"{table} rows are append-only; record a correction as a new row"
+    return f"""
+CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
+WHEN EXISTS (SELECT 1 FROM {table} WHERE {key} = NEW.{key})
+BEGIN SELECT RAISE(ABORT, '{message}'); END;
+"""
+
+
+#: version 2: append-only tables also refuse INSERT OR REPLACE
+_SCHEMA_V2 = "".join(_no_replace_trigger(t) for t in APPEND_ONLY_TABLES) + _no_replace_trigger(
+    "retractions", "finding_id"
+).replace("retractions_no_replace", "retractions_no_replace_finding")
+
 #: ``MIGRATIONS[n]`` takes a database from schema version ``n`` to ``n + 1``.
 #: Append new migrations; never edit a released one.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -188,6 +205,7 @@ class ReviewStore:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA recursive_triggers = ON")  # REPLACE fires DELETE triggers
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as err:
             raise StoreError(

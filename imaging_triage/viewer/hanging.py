@@ -22,9 +22,12 @@ import numpy as np
 from imaging_triage.ingest import SeriesRecord, Status
 
 _BONE = re.compile(
-    r"bone|\bH6\d|\bH7\d|\bJ70|\bBONEPLUS\b|\blung\b|\bsharp\b|\bYC\b|\bFC30\b", re.I
+    r"bone|\bH6\d|\bH7\d|\bHr[5-9]\d|\bJ70|\bBONEPLUS\b|\blung\b|\bsharp\b|\bYC\b|\bFC30\b",
+    re.I,
 )
-_BRAIN = re.compile(r"brain|\bH[1-4]\d|\bJ[1-4]\d|\bsoft\b|\bstd\b|standard|\bFC2\d|\bUB\b", re.I)
+_BRAIN = re.compile(
+    r"brain|\bH[1-4]\d|\bHr[1-4]\d|\bJ[1-4]\d|\bsoft\b|\bstd\b|standard|\bFC2\d|\bUB\b", re.I
+)
 _NON_AXIAL = re.compile(r"\b(cor|coronal|sag|sagittal|mpr|mip|3d|vr|scout|topo|localizer)\b", re.I)
 _FLAIR = re.compile(r"flair|\bdark[\s_-]?fluid|\bIR[\s_-]?T2|T2[\s_-]?IR", re.I)
 _T2 = re.compile(r"\bT2(?!\*|[\s_-]?star)|tse[\s_-]?t2|T2W", re.I)

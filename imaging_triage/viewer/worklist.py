@@ -130,6 +130,10 @@ def find_studies(
     studies: list[Study] = []
     for root in roots.roots:
         result = scan(root)
+        # a file linked from outside the roots is not shown (the roots bound what is read)
+        result.series = [
+            r for r in result.series if all(roots.contains(Path(f).resolve()) for f in r.files)
+        ]
         found = group_studies(result, root)
         logger.info("%d studies, %d series under a data root", len(found), len(result.series))
         studies.extend(found)
