@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from imaging_triage.dicom import deid_table
 from imaging_triage.errors import (
@@ -693,7 +694,7 @@ def clear_unused_pixel_bits(ds: Any) -> None:
     dtype = np.dtype(np.uint8 if allocated == 8 else ("<u2" if little else ">u2"))
     if len(raw) % dtype.itemsize:
         return
-    words = np.frombuffer(raw, dtype).copy()
+    words: npt.NDArray[np.unsignedinteger[Any]] = np.frombuffer(raw, dtype).copy()
     mask = (1 << stored) - 1
     values = words & mask
     if signed:
