@@ -694,7 +694,7 @@ def clear_unused_pixel_bits(ds: Any) -> None:
     dtype = np.dtype(np.uint8 if allocated == 8 else ("<u2" if little else ">u2"))
     if len(raw) % dtype.itemsize:
         return
-    words: npt.NDArray[np.unsignedinteger[Any]] = np.frombuffer(raw, dtype).copy()
+    words: npt.NDArray[Any] = np.frombuffer(raw, dtype).copy()
     mask = (1 << stored) - 1
     values = words & mask
     if signed:
