@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
-from imaging_triage.errors import NotAVolumeError, TriageError, UnsupportedError
+from imaging_triage.errors import ConfigError, NotAVolumeError, TriageError, UnsupportedError
 from imaging_triage.ingest import ScanResult, SeriesRecord, Status
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, param_hash
 from imaging_triage.volume import Volume, atomic_write_bytes
@@ -146,10 +146,16 @@ def _finished(task: Task, input_sha256: str) -> list[dict[str, Any]] | None:
     folder = Path(task.out) / task.record.study_folder
     stem = task.record.output_stem
     for first in (f"{stem}_provenance.json", f"{stem}_v1_provenance.json"):
-        path = folder / first
-        if path.is_file():
-            break
-    else:
+        found = _finished_layout(task, folder / first, input_sha256)
+        if found is not None:
+            return found
+    return None
+
+
+def _finished_layout(task: Task, path: Path, input_sha256: str) -> list[dict[str, Any]] | None:
+    """Provenance of the outputs under one layout (one volume, or ``_v1``...), if current."""
+    folder = path.parent
+    if not path.is_file():
         return None
     try:
         head = json.loads(path.read_text())
@@ -182,6 +188,24 @@ def _check_greyscale(volumes: list[Volume], record: SeriesRecord) -> None:
                 "volumes are converted and preprocessed",
                 path=record.input,
             )
+
+
+def _relative_text(text: str, task: Task) -> str:
+    """Replace absolute input and output folders in a message by relative names: the
+    folders above the scanned root may carry identifiers (a patient-named folder)."""
+    root = task.record.extra.get("root") or ""
+    for prefix, name in ((str(root), "<input>"), (str(task.out), "<output>")):
+        if prefix and prefix not in (".", "/"):
+            text = text.replace(prefix.rstrip("/") + "/", "").replace(prefix, name)
+    return text
+
+
+def _reason(err: TriageError, task: Task) -> str:
+    """The manifest reason of a typed error: the file relative to the root, then why."""
+    where = ""
+    if err.path:
+        where = _relative_text(str(err.path), task) + ": "
+    return where + _relative_text(err.reason, task)
 
 
 def run_task(task: Task) -> ManifestRow:
@@ -249,14 +273,14 @@ def run_task(task: Task) -> ManifestRow:
             row.step_seconds = json.dumps(steps, sort_keys=False)
     except NotAVolumeError as err:  # by nature not a volume (a single slice): dropped
         row.status = Status.DROPPED.value
-        row.reason = str(err)
+        row.reason = _reason(err, task)
     except TriageError as err:
         row.status = Status.FAILED.value
-        row.reason = str(err)
+        row.reason = _reason(err, task)
     except Exception as err:  # the batch goes on; the row names the exception type
         logger.debug("unexpected error on %s", record.output_stem, exc_info=True)
         row.status = Status.FAILED.value
-        row.reason = f"unexpected {type(err).__name__}: {err}"
+        row.reason = _relative_text(f"unexpected {type(err).__name__}: {err}", task)
     row.seconds = round(time.perf_counter() - start, 3)
     row.worker_peak_rss_mb = _peak_rss_mb()
     return row
@@ -356,11 +380,13 @@ def plan(
     """
     tasks: list[Task] = []
     final: list[tuple[int, ManifestRow]] = []
+    root = str(Path(scan.root).resolve())
     for index, record in enumerate(scan.series):
+        record.extra["root"] = root
         if record.status in (Status.DROPPED, Status.FAILED):
             final.append((index, _base_row(record)))
         else:
-            tasks.append(Task(record, index, str(out), config, force))
+            tasks.append(Task(record, index, str(out.resolve()), config, force))
     # files that could not be parsed are failed records of the scan already (one row each)
     return tasks, final
 
@@ -405,9 +431,23 @@ def _local_results(
     pool: ProcessPoolExecutor | None = None
     submitted = 0
     retired: list[ProcessPoolExecutor] = []
+    solo: deque[Task] = deque()
+    owner_counts: dict[int, int] = {}  # pool -> tasks submitted to it
     try:
-        while pending or in_flight:
-            while pending and len(in_flight) < jobs:
+        while pending or in_flight or solo:
+            if solo and not in_flight:
+                # suspects of a broken shared pool run one at a time, alone in their pool
+                task = solo.popleft()
+                if pool is not None:
+                    pool.shutdown(wait=False)
+                    retired.append(pool)
+                pool = _new_pool(1)
+                submitted = jobs * max_tasks_per_child  # the next batch gets a fresh pool
+                attempts[task.index] = attempts.get(task.index, 0) + 1
+                fut = pool.submit(run_task, task)
+                in_flight[fut] = (task, pool)
+                owner_counts[id(pool)] = 1
+            while pending and len(in_flight) < jobs and not solo:
                 if pool is None or submitted >= jobs * max_tasks_per_child:
                     if pool is not None:
                         pool.shutdown(wait=False)
@@ -417,7 +457,10 @@ def _local_results(
                 task = pending.popleft()
                 attempts[task.index] = attempts.get(task.index, 0) + 1
                 in_flight[pool.submit(run_task, task)] = (task, pool)
+                owner_counts[id(pool)] = owner_counts.get(id(pool), 0) + 1
                 submitted += 1
+            if not in_flight:
+                continue
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for fut in done:
                 task, owner = in_flight.pop(fut)
@@ -426,6 +469,13 @@ def _local_results(
                 except BrokenProcessPool as err:
                     if owner is pool:
                         pool = None  # the next submission starts a fresh pool
+                    shared = owner_counts.get(id(owner), 1) > 1
+                    if shared:
+                        # the pool died with several series in it: the culprit is unknown,
+                        # so none is charged; each is retried alone in a fresh pool
+                        attempts[task.index] -= 1
+                        solo.append(task)
+                        continue
                     if attempts[task.index] < 2:
                         pending.appendleft(task)
                         continue
@@ -452,7 +502,14 @@ def _dask_results(tasks: Sequence[Task], address: str) -> Iterator[tuple[Task, M
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    with Client(address) as client:
+    try:
+        client_cm = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ConfigError(
+            f"cannot reach the Dask scheduler at {address} ({type(err).__name__}); check the "
+            "address and that the scheduler runs"
+        ) from err
+    with client_cm as client:
         futures = {}
         for task in tasks:
             fut = client.submit(run_task, task, pure=False)
@@ -510,8 +567,8 @@ def run_batch(
     BatchSummary
         Rows and exit code: 0 all done, 3 some series failed, 4 nothing found.
     """
-    root_path = Path(root)
-    out_path = Path(out)
+    root_path = Path(root).resolve()  # absolute: tasks may run in other processes
+    out_path = Path(out).resolve()
     result = (
         scan
         if scan is not None
@@ -525,6 +582,7 @@ def run_batch(
     out_path.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out_path / MANIFEST_NAME)
     summary.manifest = manifest.path
+    manifest.write()  # at once: rows of an earlier run must not outlive its outputs
     bar = Progress(len(tasks) + len(final), progress)
     for index, row in final:
         manifest.add(index, row)

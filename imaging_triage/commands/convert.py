@@ -47,6 +47,8 @@ def check_paths(args: argparse.Namespace) -> str | None:
     """Return a usage error message, or None when the paths and numbers are usable."""
     if not args.path.exists():
         return f"{args.path}: no such file or folder"
+    if args.out.exists() and not args.out.is_dir():
+        return f"{args.out}: exists and is not a folder; choose an output folder"
     if args.jobs is not None and args.jobs < 1:
         return f"--jobs must be at least 1, got {args.jobs}"
     try:

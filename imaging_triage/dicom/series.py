@@ -472,6 +472,7 @@ def scan_tree(
     philips_scaling: str = "display",
 ) -> ScanResult:
     """Find every series under ``root`` from headers; see :func:`imaging_triage.ingest.scan`."""
+    root = Path(os.path.abspath(root))  # absolute paths: records travel to other processes
     result = ScanResult(root=str(root))
     groups: dict[tuple[Any, ...], _Group] = {}
     dropped: dict[tuple[str, str, str], _Group] = {}
