@@ -18,6 +18,7 @@ Outputs of a volume with base path ``B`` (all written atomically):
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -146,6 +147,27 @@ class VolumeOutput:
     views: dict[str, bytes] = field(default_factory=dict)
 
 
+def _remove_stale_outputs(paths: dict[str, Path]) -> None:
+    """Delete outputs an earlier configuration wrote for this series that the new one
+    will not write (a mask after brain masking was turned off, old windows): left in
+    place they would sit under the new image's name on another grid. The earlier
+    provenance is removed first, so a crash in between never describes missing files."""
+    prov_path = paths["provenance"]
+    try:
+        previous = json.loads(prov_path.read_text()).get("outputs", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    keep = {p.name for p in paths.values()}
+    stale = [name for name in previous.values() if isinstance(name, str) and name not in keep]
+    if not stale:
+        return
+    prov_path.unlink(missing_ok=True)
+    for name in stale:
+        target = prov_path.parent / name
+        if target.parent == prov_path.parent:  # a bare file name, never a path elsewhere
+            target.unlink(missing_ok=True)
+
+
 def process_volume(
     volume: Volume,
     config: PipelineConfig | None,
@@ -193,6 +215,7 @@ def process_volume(
         notes = result.notes
     paths = output_paths(base, result)
     base.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_outputs(paths)
     start = time.perf_counter()
     save_nifti(image, paths["image"], dtype=dtype)
     if result is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -151,8 +152,15 @@ def _render_output(image_path: Path, pipeline: str) -> dict[str, bytes]:
     vol = load_nifti(image_path)
     name = image_path.name
     stem = name[: -len(".nii.gz")] if name.endswith(".nii.gz") else image_path.stem
-    mask_path = image_path.with_name(f"{stem}_mask.nii.gz")
-    mask = load_nifti(mask_path).data if mask_path.is_file() else None
+    # the mask this image was written with is named in its provenance, not guessed by name
+    mask = None
+    try:
+        outputs = json.loads(image_path.with_name(f"{stem}_provenance.json").read_text())
+        mask_name = outputs.get("outputs", {}).get("mask")
+    except (OSError, ValueError, AttributeError):
+        mask_name = None
+    if isinstance(mask_name, str) and (image_path.parent / mask_name).is_file():
+        mask = load_nifti(image_path.parent / mask_name).data
     ct = pipeline == "ct" or (pipeline in ("", "convert") and float(np.min(vol.data)) <= -500)
     return render_views(vol.data, vol.affine, mask, ct)
 
