@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
+from imaging_triage.csvsafe import spreadsheet_safe
 from imaging_triage.errors import ConfigError, NotAVolumeError, TriageError, UnsupportedError
 from imaging_triage.ingest import ScanResult, SeriesRecord, Status
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, param_hash
@@ -313,7 +314,7 @@ class Manifest:
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in self.rows:
-            writer.writerow({c: getattr(row, c) for c in columns})
+            writer.writerow({c: spreadsheet_safe(getattr(row, c)) for c in columns})
         atomic_write_bytes(self.path, buf.getvalue().encode("utf-8"))
 
 

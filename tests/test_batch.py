@@ -312,3 +312,17 @@ def test_single_slice_is_dropped_by_preprocess_but_converted(tmp_path: Path) -> 
     assert "is not a volume" in pre.rows[0].reason and pre.exit_code == 0
     conv = run_batch(tmp_path / "in", tmp_path / "conv", None, jobs=1)
     assert [r.status for r in conv.rows] == ["ok"]
+
+
+def test_manifest_cells_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
+    import numpy as np
+
+    from imaging_triage.batch import run_batch
+    from imaging_triage.volume import Volume, save_nifti
+
+    src = tmp_path / "in"
+    save_nifti(Volume(np.zeros((4, 4, 4), np.int16), np.eye(4)), src / "=cmd.nii.gz")
+    summary = run_batch(src, tmp_path / "out", None, jobs=1)
+    text = (tmp_path / "out" / "manifest.csv").read_text()
+    assert summary.exit_code == 0
+    assert ",'=cmd," in text and ",=cmd," not in text

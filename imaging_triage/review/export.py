@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imaging_triage.csvsafe import spreadsheet_safe
 from imaging_triage.review.store import ReviewStore, utc_now
 from imaging_triage.volume import atomic_write_bytes
 
@@ -163,31 +164,6 @@ def render(rows: list[dict[str, Any]], fmt: ExportFormat, *, identified: bool = 
     for row in rows:
         writer.writerow({c: spreadsheet_safe(row.get(c, "")) for c in columns})
     return buffer.getvalue().encode("utf-8")
-
-
-#: first characters that make a spreadsheet treat a cell as a formula (CSV injection)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """Quote free text that a spreadsheet would run as a formula (OWASP CSV injection).
-
-    Numbers stay numbers (a negative coordinate is not text); a text cell starting with
-    ``= + - @``, a tab or a carriage return gets a leading apostrophe.
-
-    Examples
-    --------
-    >>> spreadsheet_safe("@SUM(A1)")
-    "'@SUM(A1)"
-    >>> spreadsheet_safe(-12.5)
-    -12.5
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        try:
-            float(value)
-        except ValueError:
-            return "'" + value
-    return value
 
 
 def export(

