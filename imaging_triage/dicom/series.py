@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imaging_triage.dicom import mosaic, multiframe, philips
 from imaging_triage.dicom.discover import FileKind, is_dicomdir, read_header, walk
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse, same_orientation
@@ -131,7 +132,7 @@ def classify_instance(ds: Any) -> Drop | None:
     types = set(image_type(ds))
     if types & LOCALIZER_TYPES:
         return Drop(Status.DROPPED, "localizer/scout image (ImageType LOCALIZER), not a volume")
-    if _is_enhanced(ds) or "ImagePositionPatient" in ds:
+    if multiframe.is_enhanced(ds) or "ImagePositionPatient" in ds:
         return None
     modality = _text(ds, "Modality").upper()
     if modality in VOLUME_MODALITIES:
@@ -151,10 +152,6 @@ def _sop_name(sop: str) -> str:
         return name if name and name != sop else f"SOP class {sop or 'unknown'}"
     except Exception:  # pragma: no cover - defensive: pydicom UID lookup
         return f"SOP class {sop or 'unknown'}"
-
-
-def _is_enhanced(ds: Any) -> bool:
-    return "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
 
 
 def _is_mosaic(ds: Any) -> bool:
@@ -255,10 +252,6 @@ def _philips_transform(
     ds: Any, convention: str, slope: float, intercept: float
 ) -> tuple[float, float]:
     try:
-        from imaging_triage.dicom import philips
-    except ImportError:  # pragma: no cover - module always shipped
-        return slope, intercept
-    try:
         return philips.value_transform(ds, convention)
     except (ValueError, TypeError, KeyError):
         return slope, intercept
@@ -267,9 +260,7 @@ def _philips_transform(
 def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display") -> list[Frame]:
     """Every frame an instance contributes (1 for classic, N for enhanced or mosaic)."""
     try:
-        if _is_enhanced(ds):
-            from imaging_triage.dicom import multiframe
-
+        if multiframe.is_enhanced(ds):
             return list(multiframe.frames_from_enhanced(ds, path, philips_scaling=philips_scaling))
         base = frame_from_classic(ds, path, philips_scaling=philips_scaling)
         if (_int(ds, "NumberOfFrames") or 1) > 1 and not _is_mosaic(ds):
@@ -280,12 +271,8 @@ def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display")
                 path=path,
             )
         if _is_mosaic(ds):
-            from imaging_triage.dicom import mosaic
-
             # raises InputError naming the missing CSA NumberOfImagesInMosaic
             return list(mosaic.frames_from_mosaic(ds, path, base))
-    except ImportError as err:
-        raise UnsupportedError(f"no reader for this kind of object ({err})", path=path) from err
     except TriageError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
