@@ -1,4 +1,4 @@
-"""Review rules used by the page (minimal: reviewer, type, laterality, point, outcome and urgency required).
+"""Review rules used by the page (minimal: reader, type, laterality, point, outcome, urgency).
 
 The full rules (confirmations, outcome conflicts, identifier checks) replace this module.
 """
