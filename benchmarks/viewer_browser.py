@@ -9,9 +9,10 @@ viewer (``streamlit run app.py``) on it at 127.0.0.1, drives Debian's Chromium
 (``/usr/bin/chromium``, headless) and prints, in one run:
 
 * **open**: from navigation to the study's address until the first axial image is drawn
-  (``data-ready=true``): cold (the server scans and decodes the series) and warm (a
-  reload: the decoded series is cached by the server, the browser fetches it again);
-  also until the whole series has arrived (``data-loaded=true``);
+  (``data-ready=true``): cold (the server decodes the series; the folder was scanned
+  when the worklist was shown) and warm (a reload: the decoded series is cached by the
+  server, the browser fetches it again); also until the whole series has arrived
+  (``data-loaded=true``), and the engine's own timing (mount, first slab, complete);
 * **step latency**: from the key press (or wheel event) reaching the page to the change
   of the view's ``data-slice`` (median and p90 over ``--steps`` single steps, each
   waited for), measured inside the page with ``performance.now()``;
@@ -97,6 +98,9 @@ def measure(url: str, steps: int) -> dict[str, Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        # the worklist first: the server scans the folders once (headers), as at start-up
+        page.goto(url.split("?", 1)[0])
+        page.get_by_text("Worklist", exact=True).wait_for(timeout=120_000)
         for label in ("cold", "warm"):
             t0 = time.perf_counter()
             page.goto(url)
