@@ -282,7 +282,7 @@ def test_review_sdh_study_in_a_real_browser(
     assert (tmp_path / "viewer_study.png").stat().st_size > 10_000
 
     out = tmp_path / "export.csv"
-    assert cli_main(["export", "--db", str(server.db), "-o", str(out)]) == 0
+    assert cli_main(["export", "--db", str(server.db), "-o", str(out), "--include-notes"]) == 0
     rows = list(csv.DictReader(out.open()))
     (finding,) = [r for r in rows if r["record"] == "finding"]
     assert finding["type"] == "sdh" and finding["laterality"] == "left"
