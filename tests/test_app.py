@@ -194,6 +194,92 @@ def test_go_to_and_retract_a_finding(env: tuple[Path, SyntheticStudy]) -> None:
     assert actions.count("finding.add") == 1 and actions.count("finding.retract") == 1
 
 
+def _flag_sdh(at: AppTest, study: SyntheticStudy, note: str = "") -> None:
+    _point_at_lesion(at, study)
+    at.selectbox(key="f_type").select(FindingType.SDH)
+    at.selectbox(key="f_lat").select(Laterality.LEFT)
+    at.text_input(key="f_note").input(note)
+    at.button(key=FLAG).click().run()
+    assert not at.exception
+
+
+def test_no_acute_with_active_hemorrhage_needs_a_recorded_confirmation(
+    env: tuple[Path, SyntheticStudy],
+) -> None:
+    db, study = env
+    at = _start()
+    _open(at, "data/ct_sdh")
+    _flag_sdh(at, study)
+    at.selectbox(key="o_outcome").select(Outcome.NO_ACUTE)
+    at.selectbox(key="o_urgency").select(Urgency.ROUTINE)
+    at.button(key=SAVE).click().run()
+    assert any("contradict" in w.value for w in at.warning)
+    with ReviewStore(db) as store:
+        assert all(r.outcome is None for r in store.reviews().values())
+    at.button(key="confirm_outcome").click().run()
+    assert any("No acute intracranial abnormality" in s.value for s in at.success)
+    with ReviewStore(db) as store:
+        (row,) = [
+            a
+            for a in store.audit()
+            if a["action"] == "study.status" and "confirmed_despite_findings" in str(a["after"])
+        ]
+    assert "confirmed_despite_findings" in str(row["after"])
+
+
+def test_outcome_saved_by_another_reader_meanwhile_is_not_replaced_silently(
+    env: tuple[Path, SyntheticStudy],
+) -> None:
+    db, _ = env
+    at = _start(reviewer="Dr Late")
+    _open(at, "data/ct_sdh")
+    at.selectbox(key="o_outcome").select(Outcome.NO_ACUTE)
+    at.selectbox(key="o_urgency").select(Urgency.ROUTINE)
+    # another reader, on another workstation, saves first
+    with ReviewStore(db) as other:
+        (key,) = list(other.reviews())
+        other.set_status(
+            key,
+            ReviewStatus.REVIEWED,
+            reviewer="Dr Early",
+            outcome=Outcome.SECONDARY,
+            urgency=Urgency.CRITICAL,
+        )
+    at.button(key=SAVE).click().run()
+    warning = " ".join(w.value for w in at.warning)
+    assert "Dr Early" in warning and "UTC" in warning
+    with ReviewStore(db) as store:
+        review = store.review(key)
+    assert (review.outcome, review.reviewer) == (Outcome.SECONDARY, "Dr Early")
+    at.button(key="confirm_outcome").click().run()  # "replace their outcome with mine"
+    with ReviewStore(db) as store:
+        review = store.review(key)
+    assert (review.outcome, review.reviewer) == (Outcome.NO_ACUTE, "Dr Late")
+
+
+def test_identifier_like_notes_are_refused(env: tuple[Path, SyntheticStudy]) -> None:
+    db, study = env
+    at = _start()
+    _open(at, "data/ct_sdh")
+    for note in ("DOE^JOHN left SDH", "born 1950-03-02", "MRN 12345678"):
+        _flag_sdh(at, study, note)
+        assert any("Not flagged" in i.value and "identif" in i.value for i in at.info), note
+        assert note not in " ".join(i.value for i in at.info)  # never echoed back
+    with ReviewStore(db) as store:
+        assert store.findings() == []
+
+
+def test_names_with_markdown_or_html_are_shown_as_text(env: tuple[Path, SyntheticStudy]) -> None:
+    at = _start(reviewer="[x](http://e.vil) <b>bold</b>")
+    assert "Reviewing as [x](http://e.vil) <b>bold</b>" in [t.value for t in at.sidebar.text]
+    _open(at, "data/ct_sdh")
+    at.selectbox(key="o_outcome").select(Outcome.SECONDARY)
+    at.selectbox(key="o_urgency").select(Urgency.CRITICAL)
+    at.button(key=SAVE).click().run()
+    assert any("by [x](http://e.vil) <b>bold</b> at" in t for t in _texts(at))
+    assert not any("http://e.vil" in m.value for m in at.markdown)
+
+
 # -- every widget of the study page, in every order that matters -----------------------
 
 Action = Callable[[AppTest], None]

@@ -10,7 +10,6 @@ shown as plain text (``st.text``) or escaped (:func:`plain`), never as Markdown 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,20 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from imaging_triage.errors import PathOutsideRootError, TriageError
+from imaging_triage.errors import (
+    ConfirmationRequiredError,
+    OutcomeConflictError,
+    PathOutsideRootError,
+    TriageError,
+)
 from imaging_triage.ingest import SeriesRecord
+from imaging_triage.markdownsafe import markdown_safe
+from imaging_triage.review import workflow
 from imaging_triage.review.findings import (
     Confidence,
     FindingType,
     Laterality,
+    Location,
     Outcome,
     ReviewStatus,
     StudyReview,
@@ -57,16 +64,11 @@ KEYS_HELP = (
     "Ctrl+wheel zooms, 1-5 CT presets, 0 reset, l layout, a/c/s plane, p cine, "
     "w/d/e/f/g tools, m markers, o overlay. Study: [ / ] previous/next, n next unread."
 )
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:=@])")
 
 
 def plain(text: object) -> str:
-    """``text`` escaped so that Markdown shows it literally (no links, no HTML).
-
-    >>> plain("[x](http://e.vil) <b>")
-    '\\\\[x\\\\]\\\\(http\\\\:/\\\\/e\\\\.vil\\\\) \\\\<b\\\\>'
-    """
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """User or file text made safe inside Markdown (no links, no HTML, one line)."""
+    return markdown_safe(str(text).replace("\n", " "))
 
 
 def series_label(record: SeriesRecord) -> str:
@@ -225,9 +227,9 @@ def compare_picker(
 
 def ensure_in_progress(store: ReviewStore, study: Study, reviewer: str) -> None:
     """Opening an unread study with a reader's name marks it in progress."""
-    if reviewer and store.review(study.key).status is ReviewStatus.UNREAD:
-        store.register_study(study.key, study_uid=study.study_uid, source=study.source)
-        store.set_status(study.key, ReviewStatus.IN_PROGRESS, reviewer=reviewer)
+    workflow.mark_opened(
+        store, study.key, reviewer=reviewer, study_uid=study.study_uid, source=study.source
+    )
 
 
 def markers(review: StudyReview, record: SeriesRecord, opened: OpenSeries) -> list[Marker]:
@@ -342,8 +344,6 @@ def finding_form(
     study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore
 ) -> None:
     """Flag a finding at the clicked point: type and laterality must be chosen."""
-    from imaging_triage.review import workflow
-
     dv = opened.volume
     point = S["point"]
     st.markdown("**Flag a finding**")
@@ -351,7 +351,7 @@ def finding_form(
         st.caption("Click the finding's location in a view first (the crosshair moves there).")
     else:
         xyz = dv.world(point)
-        hint = workflow.suggest_laterality(xyz[0], midline_x=dv.world(dv.center())[0])
+        hint = workflow.suggest_laterality(xyz[0], dv.world(dv.center())[0])
         st.caption(
             f"At RAS ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) mm, value "
             f"{dv.value(point):.0f}{' HU' if opened.is_ct else ''}. Suggested laterality from "
@@ -397,28 +397,30 @@ def finding_form(
 
 
 def _flag(study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore) -> None:
-    from imaging_triage.review import workflow
-
+    dv, point = opened.volume, S["point"]
+    if point is None:
+        S["flash"] = "Not flagged: click the finding's location in a view first."
+        return
     n = S.get("f_measure")
-    measurement = S["measurements"][n]["text"] if isinstance(n, int) else ""
+    note = str(S.get("f_note") or "").strip()
+    if isinstance(n, int) and n < len(S["measurements"]):
+        note = f"{note} [measured: {S['measurements'][n]['text']}]".strip()
+    location = Location(
+        xyz_mm=dv.world(point),
+        ijk=dv.source_index(point),
+        series_uid=record.series_uid or record.key,
+    )
+    draft = workflow.draft_finding(study.key, location, midline_x_mm=dv.world(dv.center())[0])
+    draft = draft.choose(
+        type=S.get("f_type"), laterality=S.get("f_lat"), confidence=S.get("f_conf"), note=note
+    )
     try:
-        finding = workflow.draft_finding(
-            study_key=study.key,
-            reviewer=S["reviewer"],
-            finding_type=S.get("f_type"),
-            laterality=S.get("f_lat"),
-            confidence=S.get("f_conf"),
-            note=str(S.get("f_note") or ""),
-            measurement=measurement,
-            point=S["point"],
-            volume=opened.volume,
-            series_uid=record.series_uid or record.key,
+        stored = workflow.flag_finding(
+            store, draft, reviewer=S["reviewer"], study_uid=study.study_uid, source=study.source
         )
     except TriageError as err:
         S["flash"] = f"Not flagged: {err.reason}"
         return
-    store.register_study(study.key, study_uid=study.study_uid, source=study.source)
-    stored = store.add_finding(finding)
     # the next finding needs its own choices (kept when the save was refused)
     S["f_type"], S["f_lat"], S["f_conf"], S["f_measure"], S["f_note"] = None, None, None, None, ""
     S["flash"] = f"Finding {stored.id} flagged: {stored.type.label}."
@@ -462,19 +464,18 @@ def findings_list(study: Study, opened: OpenSeries, store: ReviewStore) -> None:
 
 
 def _retract(finding_id: int, store: ReviewStore) -> None:
-    if not S["reviewer"]:
-        S["flash"] = "Enter your name in the sidebar before retracting."
-        return
     reason = str(S.get(f"retract_reason_{finding_id}", "")).strip()
-    store.retract_finding(finding_id, reviewer=S["reviewer"], reason=reason)
+    try:
+        workflow.retract_finding(store, finding_id, reviewer=S["reviewer"], reason=reason)
+    except TriageError as err:
+        S["flash"] = f"Not retracted: {err.reason}"
+        return
     S["flash"] = f"Finding {finding_id} retracted (kept in the audit trail)."
 
 
 def outcome_panel(study: Study, store: ReviewStore) -> None:
     """The study's triage outcome and urgency, with confirmation and conflict handling."""
     review = store.review(study.key)
-    if S["seen_status_id"] is None:
-        S["seen_status_id"] = getattr(review, "status_id", 0) or 0
     st.markdown("**Study outcome**")
     if review.outcome is not None:
         urgency = review.urgency.label if review.urgency else "no urgency set"
@@ -490,7 +491,7 @@ def outcome_panel(study: Study, store: ReviewStore) -> None:
             pending["confirm_label"],
             on_click=_save_outcome,
             args=(study, store),
-            kwargs=pending["confirm"],
+            kwargs={"pending": pending},
             type="primary",
             key="confirm_outcome",
         )
@@ -515,52 +516,67 @@ def outcome_panel(study: Study, store: ReviewStore) -> None:
             format_func=lambda u: u.label if u else "— choose —",
             key="o_urgency",
         )
-        st.form_submit_button("Save outcome", on_click=_save_outcome, args=(study, store))
+        # the outcome this page shows: a save over a later one by someone else is refused
+        st.form_submit_button(
+            "Save outcome",
+            on_click=_save_outcome,
+            args=(study, store),
+            kwargs={"seen": review.status_id},
+        )
 
 
 def _save_outcome(
-    study: Study, store: ReviewStore, *, confirmed: bool = False, replace: bool = False
+    study: Study, store: ReviewStore, *, seen: int | None = None, pending: dict | None = None
 ) -> None:
-    from imaging_triage.review import workflow
-
-    pending = S["pending_outcome"]
-    outcome = pending["outcome"] if pending else S.get("o_outcome")
-    urgency = pending["urgency"] if pending else S.get("o_urgency")
-    confirmed = confirmed or bool(pending and pending["confirm"].get("confirmed"))
     S["pending_outcome"] = None
+    if pending:
+        outcome, urgency, seen = pending["outcome"], pending["urgency"], pending["seen"]
+        confirmed, replace = pending["confirmed"], pending["replace"]
+    else:
+        outcome, urgency = S.get("o_outcome"), S.get("o_urgency")
+        confirmed, replace = (), False
+    ask = {
+        "outcome": outcome,
+        "urgency": urgency,
+        "seen": seen,
+        "confirmed": confirmed,
+        "replace": replace,
+    }
     try:
-        review = workflow.save_outcome(
+        workflow.save_outcome(
             store,
-            study_key=study.key,
-            study_uid=study.study_uid,
-            source=study.source,
+            study.key,
             reviewer=S["reviewer"],
             outcome=outcome,
             urgency=urgency,
-            expected_status_id=S["seen_status_id"],
-            confirmed=confirmed,
+            seen_status_id=seen,
+            confirmed_finding_ids=confirmed,
             replace=replace,
+            study_uid=study.study_uid,
+            source=study.source,
         )
-    except workflow.NeedsConfirmation as err:
+    except ConfirmationRequiredError as err:
         S["pending_outcome"] = {
-            "outcome": outcome,
-            "urgency": urgency,
+            **ask,
             "question": err.reason,
-            "confirm_label": "Confirm this outcome",
-            "confirm": {"confirmed": True},
+            "confirmed": err.finding_ids,
+            "confirm_label": "Confirm this outcome despite them",
         }
         return
-    except workflow.OutcomeConflict as err:
+    except OutcomeConflictError as err:
+        question = (
+            f"{err.reason}. Saved by {err.reviewer} at {err.saved_at[:16].replace('T', ' ')} "
+            "UTC, after this page showed the study. Replace it with yours, or cancel and read "
+            "their outcome first."
+        )
         S["pending_outcome"] = {
-            "outcome": outcome,
-            "urgency": urgency,
-            "question": err.reason,
+            **ask,
+            "question": question,
+            "replace": True,
             "confirm_label": "Replace their outcome with mine",
-            "confirm": {"confirmed": confirmed, "replace": True},
         }
         return
     except TriageError as err:
         S["flash"] = f"Not saved: {err.reason}"
         return
-    S["seen_status_id"] = getattr(review, "status_id", 0)
     S["flash"] = "Outcome saved."

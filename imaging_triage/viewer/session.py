@@ -63,8 +63,6 @@ KEYS: tuple[Key, ...] = (
     Key("command_id", int),
     #: the view read from the address when the study opened (applied once)
     Key("initial_view", _none),
-    #: status row id of the study's outcome when the page showed it (optimistic saves)
-    Key("seen_status_id", _none),
     #: an outcome save waiting for a confirmation: dict, or None
     Key("pending_outcome", _none),
     #: comparison study key (None: no comparison)

@@ -378,6 +378,7 @@ def test_compare_two_studies_of_one_patient(page: Any, server: Server) -> None:
     before = (_slice(view), _slice(other))
     box = view.bounding_box()
     page.mouse.move(box["x"] + 20, box["y"] + 20)
+    view.focus()  # out of the list just used
     for _ in range(3):
         page.keyboard.press("ArrowUp")
     expect(view).to_have_attribute("data-slice", str(before[0] + 3))

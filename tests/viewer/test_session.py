@@ -23,10 +23,10 @@ def test_ensure_sets_every_declared_key_and_keeps_existing_values() -> None:
 def test_reset_study_keeps_the_reader_and_clears_the_view() -> None:
     state: dict[str, Any] = {}
     session.ensure(state)
-    state.update(reviewer="Dr A", study="s1", series="x", point=(1, 2, 3), seen_status_id=4)
+    state.update(reviewer="Dr A", study="s1", series="x", point=(1, 2, 3), compare="s2")
     session.reset_study(state)
     assert state["reviewer"] == "Dr A" and state["study"] == "s1"
-    assert state["series"] is None and state["point"] is None and state["seen_status_id"] is None
+    assert state["series"] is None and state["point"] is None and state["compare"] is None
 
 
 def test_commands_get_new_ids() -> None:
