@@ -160,6 +160,7 @@ def main() -> None:
     st.set_page_config(page_title="imaging-triage review", layout="wide")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>")
     session.ensure(S)
     try:
         settings = resolve_settings(sys.argv[1:], os.environ, default_data=default_data())

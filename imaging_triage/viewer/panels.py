@@ -207,6 +207,7 @@ def compare_picker(
             "— none —" if k is None else f"{by_key[k].study_date or '?'} · {by_key[k].modality}"
         ),
         key="compare",
+        placeholder="none",
     )
     if choice is None:
         return None

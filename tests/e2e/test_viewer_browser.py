@@ -254,6 +254,13 @@ def test_window_drag_presets_zoom_and_layouts(page: Any, server: Server) -> None
     page.mouse.wheel(0, -300)
     page.keyboard.up("Control")
     assert float(view.get_attribute("data-zoom")) > 1.2
+    page.keyboard.press("p")  # cine runs in the browser, and stops
+    page.wait_for_timeout(400)
+    page.keyboard.press("p")
+    moving = view.get_attribute("data-slice")
+    page.wait_for_timeout(300)
+    assert view.get_attribute("data-slice") == moving
+    assert moving != "14"  # it started from the middle slice and moved on
     page.keyboard.press("l")  # 1x3
     for name in ("axial", "coronal", "sagittal"):
         expect(page.locator(f".it-view[data-view={name}]")).to_be_visible()
@@ -344,7 +351,13 @@ def test_flag_by_click_then_reload_restores_the_view(
     page.get_by_label("Note (no patient identifiers)").fill("acute left convexity SDH")
     page.get_by_role("button", name="Flag finding").click()
     expect(page.get_by_text(re.compile(r"#\d+ Subdural hemorrhage \(SDH\) · Left"))).to_be_visible()
-    # the marker is drawn by the engine on this slice; the view is in the address
+    # "Go to" brings the engine back to the finding from anywhere
+    view.focus()
+    page.keyboard.press("Home")
+    expect(view).to_have_attribute("data-slice", "0")
+    page.get_by_role("button", name="Go to").first.click()
+    expect(view).to_have_attribute("data-slice", str(target[2]))
+    # the view is in the address
     expect(view).to_have_attribute("data-window", "200/75")
     page.wait_for_function("() => location.search.includes('wl=200')")
     page.reload()
