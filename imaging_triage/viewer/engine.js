@@ -119,7 +119,16 @@ class Volume {
     const stream = new Blob([body]).stream().pipeThrough(new DecompressionStream("gzip"));
     const raw = new Uint8Array(await new Response(stream).arrayBuffer());
     if (raw.length !== count * sliceBytes) { throw new Error("slab of unexpected size"); }
-    new Uint8Array(this.data.buffer, first * sliceBytes, raw.length).set(raw);
+    // undo the byte shuffle: raw holds byte 0 of every value, then byte 1, ...
+    const size = bytesPer(this.dtype), n = raw.length / size;
+    const out = new Uint8Array(this.data.buffer, first * sliceBytes, raw.length);
+    if (size === 1) { out.set(raw); }
+    else {
+      for (let b = 0; b < size; b++) {
+        const plane = b * n;
+        for (let v = 0, o = b; v < n; v++, o += size) { out[o] = raw[plane + v]; }
+      }
+    }
     for (let k = first; k < first + count; k++) { this.loaded[k] = 1; }
     if (this.tFirst === undefined) { this.tFirst = performance.now() - this.t0; }
     this.version++;
