@@ -7,8 +7,12 @@ and the stack geometry decides the affine:
 * an even, untilted stack keeps its grid exactly (no interpolation);
 * uneven spacing or missing slices are refused in strict mode, or resampled along the
   stack onto the median step (linear), and the correction is recorded;
-* a sheared stack (gantry tilt) is resampled onto an orthogonal grid aligned with the
-  table direction, so every voxel sits at its true world position; the correction is
+* segments of one acquisition joined at scan time (thin and thick slices of one head CT)
+  are resampled along the stack onto a grid fine enough that each source slice lies on
+  (or within a tenth of its own step of) a grid plane;
+* a sheared stack (gantry tilt) is put on an orthogonal grid in the slices' own frame by
+  shifting each slice within its plane (:mod:`~imaging_triage.dicom.tilt`), so every
+  voxel sits at its true world position and slices are never mixed; the correction is
   recorded as ``"gantry tilt X deg corrected"``.
 """
 
@@ -24,7 +28,8 @@ import numpy.typing as npt
 from imaging_triage.dicom import pixels as px
 from imaging_triage.dicom.discover import read_header
 from imaging_triage.dicom.frame import Frame
-from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse
+from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse, analyse_segments
+from imaging_triage.dicom.tilt import deshear
 from imaging_triage.errors import (
     GeometryError,
     PixelDataError,
@@ -32,7 +37,7 @@ from imaging_triage.errors import (
     SeriesError,
     TriageError,
 )
-from imaging_triage.ingest import SeriesRecord, Status, Strictness
+from imaging_triage.records import SeriesRecord, Status, Strictness
 from imaging_triage.volume import LPS_TO_RAS, SeriesInfo, Volume
 
 logger = logging.getLogger(__name__)
@@ -62,12 +67,12 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
     """
     if record.status is not Status.OK:
         raise SeriesError(f"series is {record.status.value}: {record.reason}", path=record.input)
-    frames: list[Frame] = record.extra.get("frames", [])
-    header: dict[str, Any] = record.extra.get("header", {})
-    strictness = Strictness(record.extra.get("strictness", Strictness.STRICT.value))
+    frames: list[Frame] = record.frames
+    header: dict[str, Any] = record.header
+    strictness = Strictness(record.strictness)
     if not frames:
         raise SeriesError("record carries no frames; scan the folder again", path=record.input)
-    geom = analyse(frames)
+    geom = analyse_segments(frames) if record.joined_stacks > 1 else analyse(frames)
     info = _series_info(header, record)
     info.warnings.extend(geom.warnings)
     if info.hounsfield and not all(f.meta.get("has_rescale", True) for f in frames):
@@ -76,7 +81,7 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             "CT without RescaleSlope/RescaleIntercept (Type 1 in the CT Image module): values "
             "are stored values, not verified Hounsfield units"
         )
-    if geom.spacing is not Spacing.EVEN and strictness is Strictness.STRICT:
+    if geom.spacing in (Spacing.MISSING, Spacing.UNEVEN) and strictness is Strictness.STRICT:
         raise GeometryError(f"{geom.spacing_detail}; refused in strict mode", path=record.input)
 
     first = frames[geom.order[0][0]]
@@ -91,12 +96,15 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
     data = _place_pixels(frames, geom, samples, max_bytes, header)
     affine_lps = geom.lps_affine(first)
 
-    if geom.spacing is not Spacing.EVEN:
-        data, affine_lps = resample_even(data, geom, affine_lps)
+    if geom.spacing is Spacing.SEGMENTED:
+        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
+        info.corrections.append(geom.spacing_detail)
+    elif geom.spacing is not Spacing.EVEN:
+        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
         info.corrections.append(f"{geom.spacing_detail}; resampled to {geom.step:.3f} mm")
     if geom.tilted:
         fill = float(np.min(data)) if data.size else 0.0
-        data, affine_lps = correct_tilt(data, affine_lps, fill=fill, max_bytes=max_bytes)
+        data, affine_lps = deshear(data, affine_lps, fill=fill, max_bytes=max_bytes)
         stated = header.get("gantry_tilt") or 0.0
         source = (
             f"GantryDetectorTilt {stated:g} deg"
@@ -104,8 +112,8 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             else "slice positions (no GantryDetectorTilt in the header)"
         )
         info.corrections.append(
-            f"gantry tilt {geom.tilt_deg:.2f} deg (from {source}) corrected by resampling "
-            "onto an orthogonal grid"
+            f"gantry tilt {geom.tilt_deg:.2f} deg (from {source}) corrected by shifting each "
+            "slice within its plane onto an orthogonal grid"
         )
         if info.hounsfield:
             data = np.round(data)
@@ -276,14 +284,30 @@ def _frame_plane(arr: npt.NDArray[Any], frame: Frame, path: str) -> npt.NDArray[
 
 
 def resample_even(
-    data: npt.NDArray[Any], geom: StackGeometry, affine_lps: npt.NDArray[np.float64]
+    data: npt.NDArray[Any],
+    geom: StackGeometry,
+    affine_lps: npt.NDArray[np.float64],
+    *,
+    max_bytes: int = px.DEFAULT_MAX_BYTES,
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
     """Resample along k onto an even grid of ``geom.step``, linearly between slices.
 
-    Returns the new array (float32) and the affine of the even grid.
+    Only neighbouring slices along the stack are mixed (never pixels within a slice).
+    Returns the new array (float32) and the affine of the even grid (``lps_affine``
+    already uses ``geom.step``).
+
+    Raises
+    ------
+    ResourceLimitError
+        The even grid would exceed ``max_bytes``.
     """
     offsets = geom.offsets
     n_new = int(np.floor(float(offsets[-1]) / geom.step + 1e-6)) + 1
+    if data.shape[0] * data.shape[1] * n_new * int(np.prod(data.shape[3:])) * 4 > max_bytes:
+        raise ResourceLimitError(
+            f"resampling onto {n_new} slices of {geom.step:.3f} mm would exceed the memory "
+            "limit; raise IMAGING_TRIAGE_MAX_BYTES if genuine"
+        )
     targets = np.arange(n_new) * geom.step
     upper = np.clip(np.searchsorted(offsets, targets, side="right"), 1, len(offsets) - 1)
     lower = upper - 1
@@ -295,92 +319,3 @@ def resample_even(
         a, b, wc = lower[c], upper[c], np.float32(w[c])
         out[:, :, c] = src[:, :, a] * (1 - wc) + src[:, :, b] * wc
     return out, affine_lps
-
-
-def correct_tilt(
-    data: npt.NDArray[Any],
-    affine_lps: npt.NDArray[np.float64],
-    *,
-    fill: float = 0.0,
-    max_bytes: int = px.DEFAULT_MAX_BYTES,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
-    """Resample a sheared stack onto an orthogonal grid that covers it.
-
-    The new k axis follows the line of slice positions (the table direction), the new
-    i axis is the row direction made perpendicular to it, and the new j axis completes
-    a right-handed frame. In-plane spacings and the slice step are kept. Each output
-    voxel takes the value of the acquired data at its world position (trilinear);
-    voxels outside the acquired slab get ``fill``.
-
-    Parameters
-    ----------
-    data : numpy.ndarray
-        Acquired grid, (i, j, k) or (i, j, k, t).
-    affine_lps : numpy.ndarray
-        Sheared voxel-to-LPS affine of the acquired grid.
-    fill : float
-        Value outside the acquired slab.
-    max_bytes : int
-        Limit on the size of the resampled grid (float32).
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Resampled data (float32) and its orthogonal voxel-to-LPS affine.
-    """
-    from scipy import ndimage
-
-    m = affine_lps[:3, :3]
-    s_i, s_j, s_k = np.linalg.norm(m, axis=0)
-    w = m[:, 2] / s_k
-    u = m[:, 0] - (m[:, 0] @ w) * w
-    u /= np.linalg.norm(u)
-    v = np.cross(w, u)
-    if v @ m[:, 1] < 0:  # keep j pointing the way the rows went
-        v = -v
-        u = -u
-    basis = np.stack([u, v, w], axis=1)  # columns: output axes in LPS
-    shape = data.shape[:3]
-    corners = np.array(
-        [
-            [a, b, c]
-            for a in (0, shape[0] - 1)
-            for b in (0, shape[1] - 1)
-            for c in (0, shape[2] - 1)
-        ],
-        dtype=np.float64,
-    )
-    world = corners @ m.T + affine_lps[:3, 3]
-    local = (world - affine_lps[:3, 3]) @ basis  # coordinates along u, v, w
-    spacing = np.array([s_i, s_j, s_k])
-    lo = np.floor(local.min(axis=0) / spacing + 1e-6) * spacing
-    hi = local.max(axis=0)
-    n = (np.floor((hi - lo) / spacing + 1e-6) + 1).astype(int)
-    new = np.eye(4)
-    new[:3, :3] = basis * spacing
-    new[:3, 3] = affine_lps[:3, 3] + basis @ lo
-    # output index -> source index: inv(acquired) @ new
-    to_src = np.linalg.inv(affine_lps) @ new
-    out_shape = (*(int(x) for x in n), *data.shape[3:])
-    if int(np.prod(out_shape)) * 4 > max_bytes:
-        raise ResourceLimitError(
-            f"tilt-corrected grid {out_shape} would exceed the memory limit; raise "
-            "IMAGING_TRIAGE_MAX_BYTES if genuine"
-        )
-    out = np.empty(out_shape, dtype=np.float32)
-    vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
-    for t, vol in enumerate(vols):
-        res = ndimage.affine_transform(
-            vol.astype(np.float32, copy=False),
-            to_src[:3, :3],
-            offset=to_src[:3, 3],
-            output_shape=tuple(int(x) for x in n),
-            order=1,
-            mode="constant",
-            cval=fill,
-        )
-        if data.ndim == 3:
-            out[...] = res
-        else:
-            out[..., t] = res
-    return out, new

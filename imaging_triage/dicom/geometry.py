@@ -19,6 +19,7 @@ The rules, from DICOM PS3.3 C.7.6.2 (Image Plane Module):
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,9 +52,16 @@ ORIENTATION_ATOL = 1e-3
 class Spacing(str, enum.Enum):
     """How the slice positions of a stack are spaced."""
 
+    #: one regular step throughout
     EVEN = "even"
+    #: a regular step with whole slices missing
     MISSING = "missing"
+    #: irregular steps
     UNEVEN = "uneven"
+    #: stacks of one acquisition, each regular, joined end to end with different steps
+    #: (a thin posterior-fossa segment and a thick cerebrum segment): resampled onto a
+    #: fine even grid by design, not a defect
+    SEGMENTED = "segmented"
 
 
 @dataclass
@@ -72,7 +80,8 @@ class StackGeometry:
         Unit slice normal (LPS).
     step : float
         Median distance between neighbouring slice positions (mm); for one slice, the
-        slice thickness (or 1 mm when absent).
+        slice thickness (or 1 mm when absent). For a segmented stack: the step of the
+        even grid it is resampled onto.
     tilt_deg : float
         Angle between the line of positions and the slice normal.
     spacing : Spacing
@@ -90,6 +99,8 @@ class StackGeometry:
     spacing: Spacing
     spacing_detail: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: number of stacks joined (segmented acquisitions); 1 for an ordinary stack
+    segments: int = 1
 
     @property
     def n_slices(self) -> int:
@@ -369,3 +380,106 @@ def _name(frame: Frame) -> str:
     if frame.instance_number is not None:
         base += f" (instance {frame.instance_number})"
     return base
+
+
+#: a segmented stack's grid step is the finest segment step divided by at most this
+MAX_GRID_DIVISOR = 8
+#: every source slice lies within this fraction of its own segment's step of a grid plane
+GRID_RTOL = 0.1
+
+
+def analyse_segments(frames: list[Frame]) -> StackGeometry:
+    """Measure stacks of one acquisition that are to be joined end to end.
+
+    The frames' ``stack_key`` tells the segments apart (e.g. a thin posterior-fossa
+    segment with ImageType ``ADD`` and a thick cerebrum segment). Each segment must be a
+    stack of its own right; together they must share orientation and one line of
+    positions, follow each other without interleaving, and leave no gap larger than the
+    larger of their two steps.
+
+    Parameters
+    ----------
+    frames : list of Frame
+        Frames of every segment.
+
+    Returns
+    -------
+    StackGeometry
+        The geometry of the union, ``spacing`` :attr:`Spacing.SEGMENTED` and ``step`` the
+        even grid to resample onto: the finest segment step divided by the smallest whole
+        number that puts every source slice within ``GRID_RTOL`` of its own step of a grid
+        plane (so no slice is blurred by its neighbours). A segment that is itself
+        missing slices or uneven makes the union's spacing that of the segment, with the
+        reason, so that strict mode refuses it.
+
+    Raises
+    ------
+    GeometryError, NotAVolumeError
+        The segments cannot be joined (a segment is not a stack, they interleave or
+        overlap, leave a gap, differ in orientation, or lie on different lines).
+    """
+    by_key: dict[tuple[Any, ...], list[Frame]] = {}
+    for f in frames:
+        by_key.setdefault(f.stack_key, []).append(f)
+    if len(by_key) < 2:
+        raise GeometryError("fewer than two segments to join")
+    parts = {key: analyse(fs) for key, fs in by_key.items()}
+    if len({p.n_volumes for p in parts.values()}) > 1:
+        raise GeometryError("segments differ in the number of repeated acquisitions")
+    whole = analyse(frames)
+    key_of = [f.stack_key for f in frames]
+    # each slice position of the union: its segment and its offset along the union's line
+    seg_of_slice = [key_of[group[0]] for group in whole.order]
+    runs: list[tuple[tuple[Any, ...], int, int]] = []  # segment, first slice, last slice
+    for k, key in enumerate(seg_of_slice):
+        if runs and runs[-1][0] == key:
+            runs[-1] = (key, runs[-1][1], k)
+        else:
+            runs.append((key, k, k))
+    if len(runs) != len(parts):
+        raise GeometryError("segments interleave: slices of one lie between slices of another")
+    offsets = whole.offsets
+    steps = {key: abs(parts[key].step) for key in parts}
+    for (key_a, _, last_a), (key_b, first_b, _) in itertools.pairwise(runs):
+        gap = float(offsets[first_b] - offsets[last_a])
+        allowed = max(steps[key_a], steps[key_b]) * (1 + STEP_RTOL) + STEP_ATOL
+        if gap > allowed:
+            raise GeometryError(
+                f"gap of {gap:.2f} mm between segments, more than their spacing "
+                f"({max(steps[key_a], steps[key_b]):.2f} mm)"
+            )
+    finest = min(steps.values())
+    slice_tol = np.array([GRID_RTOL * steps[key] for key in seg_of_slice])
+    grid = finest
+    for divisor in range(1, MAX_GRID_DIVISOR + 1):
+        grid = finest / divisor
+        distance = np.abs(offsets - np.round(offsets / grid) * grid)
+        if np.all(distance <= np.maximum(slice_tol, STEP_ATOL)):
+            break
+    described = "; ".join(
+        f"{len(parts[key].order)} slices every {steps[key]:.2f} mm" for key, _, _ in runs
+    )
+    spacing, detail = (
+        Spacing.SEGMENTED,
+        (
+            f"{len(runs)} segments of one acquisition joined ({described}), resampled onto "
+            f"{grid:.3f} mm"
+        ),
+    )
+    for n, (key, _, _) in enumerate(runs, start=1):
+        if parts[key].spacing is not Spacing.EVEN:
+            spacing = parts[key].spacing
+            detail = f"segment {n} of {len(runs)}: {parts[key].spacing_detail}"
+            break
+    return StackGeometry(
+        order=whole.order,
+        offsets=offsets,
+        direction=whole.direction,
+        normal=whole.normal,
+        step=grid,
+        tilt_deg=whole.tilt_deg,
+        spacing=spacing,
+        spacing_detail=detail,
+        warnings=[w for p in parts.values() for w in p.warnings],
+        segments=len(runs),
+    )

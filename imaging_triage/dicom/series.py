@@ -20,12 +20,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from imaging_triage.dicom import mosaic, multiframe, philips
 from imaging_triage.dicom.discover import FileKind, is_dicomdir, read_header, walk
 from imaging_triage.dicom.frame import Frame
-from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse, same_orientation
+from imaging_triage.dicom.geometry import (
+    Spacing,
+    StackGeometry,
+    analyse,
+    analyse_segments,
+    same_orientation,
+)
+from imaging_triage.dicom.sop import non_image_name
+from imaging_triage.dicom.stacks import (
+    Stack,
+    build_stacks,
+    join_segments,
+    stack_label,
+)
+from imaging_triage.dicom.stacks import split_by_orientation as split_by_orientation
 from imaging_triage.errors import InputError, NotDicomError, TriageError, UnsupportedError
-from imaging_triage.ingest import ScanResult, SeriesRecord, Status, Strictness
+from imaging_triage.records import ScanResult, SeriesRecord, SourceKind, Status, Strictness
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +135,9 @@ def classify_instance(ds: Any) -> Drop | None:
     )
     if sop.startswith(SECONDARY_CAPTURE_PREFIX):
         return Drop(Status.DROPPED, "secondary capture (screen capture or report), not a volume")
+    not_image = non_image_name(sop)
+    if not_image is not None:
+        return Drop(Status.DROPPED, f"not an image ({not_image})")
     if "Rows" not in ds or "Columns" not in ds:
         name = _sop_name(sop)
         modality = _text(ds, "Modality").upper()
@@ -409,19 +428,6 @@ def _key(*parts: Any) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 
-def split_by_orientation(frames: list[Frame]) -> list[list[Frame]]:
-    """Cluster frames whose orientation cosines agree within tolerance."""
-    clusters: list[list[Frame]] = []
-    for f in frames:
-        for c in clusters:
-            if same_orientation(c[0], f):
-                c.append(f)
-                break
-        else:
-            clusters.append([f])
-    return clusters
-
-
 def describe_split(stacks: list[list[Frame]]) -> str:
     """Say why one series became several stacks (what differs between them)."""
     firsts = [s[0] for s in stacks]
@@ -444,6 +450,8 @@ def geometry_status(geom: StackGeometry, strictness: Strictness) -> tuple[Status
     """Status and reason of a stack once its geometry is known."""
     if geom.spacing is Spacing.EVEN:
         return Status.OK, ""
+    if geom.spacing is Spacing.SEGMENTED:
+        return Status.OK, f"note: {geom.spacing_detail}"
     if strictness is Strictness.STRICT:
         return Status.FAILED, (
             f"{geom.spacing_detail}; refused in strict mode (use --uneven resample to "
@@ -558,9 +566,6 @@ def scan_tree(
             )
         )
     damaged: dict[str, list[str]] = defaultdict(list)
-    for dkey, g in dropped.items():
-        if dropped_status[dkey].status is Status.FAILED and dkey[0]:
-            damaged[dkey[0]].extend(_rel(f, root) for f in g.files)
     orphans: dict[str, list[str]] = defaultdict(list)  # folder -> unreadable, no series
     for r in result.series:
         if r.status is Status.FAILED and r.series_uid:
@@ -568,79 +573,79 @@ def scan_tree(
         elif r.status is Status.FAILED:
             for name in r.files:
                 orphans[os.path.dirname(name)].append(_rel(name, root))
-    stacks_of: dict[str, list[list[Frame]]] = defaultdict(list)
-    for g in groups.values():
-        stacks_of[g.header["series_uid"]].extend(split_by_orientation(g.frames))
-    for skey, g in groups.items():
-        clusters = split_by_orientation(g.frames)
-        for n, frames in enumerate(clusters):
-            record = _stack_record(frames, g.header, root, skey, n, strictness, philips_scaling)
-            siblings = stacks_of[record.series_uid]
-            if len(siblings) > 1 and record.status is not Status.OK:
-                record.reason = f"{describe_split(siblings)}; this stack: {record.reason}"
-            if (
-                len(siblings) > 1
-                and len(frames) == 1
-                and any(len(c) > 1 for c in siblings)
-                and record.status is Status.OK
-            ):
-                record.status = Status.DROPPED
-                record.reason = (
-                    f"{describe_split(siblings)}; this stack is a single image that differs "
-                    "from the rest of the series, not a volume"
-                )
-            elif len(siblings) > 1 and record.status is Status.OK:
-                record.reason = f"note: {describe_split(siblings)}; this stack converted alone"
-            bad_files = damaged.get(record.series_uid)
-            near = [f for d in {os.path.dirname(f) for f in record.files} for f in orphans[d]]
-            if bad_files and record.status is Status.OK:
-                record.status = Status.FAILED
-                record.reason = (
-                    f"{len(bad_files)} file(s) of this series cannot be read (first: "
-                    f"{bad_files[0]}); a volume without them could silently lack slices"
-                )
-            elif near and record.status is Status.OK:
-                record.status = Status.FAILED
-                record.reason = (
-                    f"{len(near)} unreadable DICOM file(s) in the series' folder (first: "
-                    f"{near[0]}) may belong to it; a volume without them could silently lack "
-                    "slices: repair or remove them"
-                )
-            result.series.append(record)
+    stacks = join_segments(build_stacks({k: (g.frames, g.header) for k, g in groups.items()}))
+    stacks_of: dict[str, list[Stack]] = defaultdict(list)
+    for stack in stacks:
+        stacks_of[stack.header["series_uid"]].append(stack)
+    for stack in stacks:
+        frames = stack.frames
+        record = _stack_record(stack, root, strictness, philips_scaling)
+        siblings = stacks_of[record.series_uid]
+        if len(siblings) > 1:
+            record.stack_label = stack_label(stack, siblings)
+            split = describe_split([s.frames for s in siblings])
+        if len(siblings) > 1 and record.status is not Status.OK:
+            record.reason = f"{split}; this stack: {record.reason}"
+        if (
+            len(siblings) > 1
+            and len(frames) == 1
+            and any(len(c.frames) > 1 for c in siblings)
+            and record.status is Status.OK
+        ):
+            record.status = Status.DROPPED
+            record.reason = (
+                f"{split}; this stack is a single image that differs "
+                "from the rest of the series, not a volume"
+            )
+        elif len(siblings) > 1 and record.status is Status.OK:
+            record.reason = f"note: {split}; this stack ({record.stack_label}) converted alone"
+        bad_files = damaged.get(record.series_uid)
+        near = [f for d in {os.path.dirname(f) for f in record.files} for f in orphans[d]]
+        if bad_files and record.status is Status.OK:
+            record.status = Status.FAILED
+            record.reason = (
+                f"{len(bad_files)} file(s) of this series cannot be read (first: "
+                f"{bad_files[0]}); a volume without them could silently lack slices"
+            )
+        elif near and record.status is Status.OK:
+            record.status = Status.FAILED
+            record.reason = (
+                f"{len(near)} unreadable DICOM file(s) in the series' folder (first: "
+                f"{near[0]}) may belong to it; a volume without them could silently lack "
+                "slices: repair or remove them"
+            )
+        result.series.append(record)
     result.series.sort(key=lambda r: (r.study_uid, r.series_number or 0, r.input, r.key))
     _disambiguate(result.series)
     return result
 
 
 def _stack_record(
-    frames: list[Frame],
-    header: dict[str, Any],
+    stack: Stack,
     root: Path,
-    skey: tuple[Any, ...],
-    n: int,
     strictness: Strictness,
     philips_scaling: str = "display",
 ) -> SeriesRecord:
+    frames, header = stack.frames, stack.header
     files = sorted({f.path for f in frames})
     record = SeriesRecord(
         input=_common_folder(files, root),
         files=files,
-        key=_key("stack", skey, n),
+        key=stack.key,
         series_uid=header["series_uid"],
         study_uid=header["study_uid"],
         modality=header["modality"],
         description=header["description"],
         series_number=header["series_number"],
         n_frames=len(frames),
-        extra={
-            "frames": frames,
-            "header": header,
-            "strictness": strictness.value,
-            "philips_scaling": philips_scaling,
-        },
+        joined_stacks=stack.joined,
+        frames=frames,
+        header=header,
+        strictness=strictness,
+        philips_scaling=philips_scaling,
     )
     try:
-        geom = analyse(frames)
+        geom = analyse_segments(frames) if stack.joined > 1 else analyse(frames)
     except TriageError as err:
         record.status = Status.DROPPED if err.code == "not-a-volume" else Status.FAILED
         record.reason = err.reason
@@ -652,7 +657,10 @@ def _stack_record(
     first = frames[geom.order[0][0]]
     record.status, record.reason = geometry_status(geom, strictness)
     _complete_acquisition(record, first)
-    shape: tuple[int, ...] = (first.cols, first.rows, geom.n_slices)
+    n_slices = geom.n_slices
+    if geom.spacing is Spacing.SEGMENTED:
+        n_slices = int(np.floor(float(geom.offsets[-1]) / geom.step + 1e-6)) + 1
+    shape: tuple[int, ...] = (first.cols, first.rows, n_slices)
     if geom.n_volumes > 1:
         shape = (*shape, geom.n_volumes)
     record.shape = shape
@@ -667,7 +675,7 @@ def _stack_record(
 
 def _complete_acquisition(record: SeriesRecord, first: Frame) -> None:
     """Fill acquisition parameters that enhanced objects keep in functional groups."""
-    header = dict(record.extra["header"])
+    header = dict(record.header)
     acq = dict(header["acquisition"])
     for key in ("EchoTime", "RepetitionTime", "InversionTime"):
         if key not in acq and first.meta.get(key) is not None:
@@ -678,7 +686,7 @@ def _complete_acquisition(record: SeriesRecord, first: Frame) -> None:
     if "SliceThickness" not in acq and first.slice_thickness:
         acq["SliceThickness"] = first.slice_thickness
     header["acquisition"] = acq
-    record.extra["header"] = header
+    record.header = header
 
 
 def _disambiguate(records: list[SeriesRecord]) -> None:
@@ -693,7 +701,7 @@ def _nifti_record(path: str, root: Path) -> SeriesRecord:
     record = SeriesRecord(
         input=_rel(path, root),
         files=[path],
-        kind="nifti",
+        kind=SourceKind.NIFTI,
         key=_key("nifti", _rel(path, root)),
         description=Path(path).name.split(".")[0],
         study_uid=os.path.dirname(_rel(path, root)),
