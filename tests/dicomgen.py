@@ -178,3 +178,113 @@ def write_localizer(folder: Path, spec: SeriesSpec, name: str = "LOC0001") -> Pa
     path = folder / name
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
     return path
+
+
+def fine_structure(lps: np.ndarray) -> np.ndarray:
+    """HU-like values with fine structure: thin lines and small dots on a soft-tissue floor.
+
+    Lines 1-3 mm wide run along y at every 9 mm of x (their width growing with x), and
+    2 mm dots sit on a 7 mm lattice; both appear only in some 11 mm bands of z, so that
+    neighbouring slices differ and any blur between slices shows.
+    """
+    lps = np.asarray(lps, dtype=np.float64)
+    x, y, z = lps[..., 0], lps[..., 1], lps[..., 2]
+    width = 1.0 + np.mod(np.floor(x / 9.0), 3.0)
+    lines = (np.mod(x, 9.0) < width) & (np.mod(z, 11.0) < 5.0)
+    dots = (np.mod(x, 7.0) < 2.0) & (np.mod(y, 7.0) < 2.0) & (np.mod(z + 3.0, 11.0) < 4.0)
+    return 40.0 + 900.0 * lines + 500.0 * dots + 0.5 * z
+
+
+def segmented_specs(
+    *,
+    tilt_deg: float = 18.5,
+    thin: tuple[int, float] = (8, 4.0),
+    thick: tuple[int, float] = (8, 7.0),
+    junction: float = 1.08,
+    rows: int = 40,
+    cols: int = 36,
+    values: Callable[[np.ndarray], np.ndarray] = fine_structure,
+) -> tuple[SeriesSpec, SeriesSpec]:
+    """A GE-style head CT acquired in two segments of one series.
+
+    A thin lower segment (ImageType ``ORIGINAL\\PRIMARY\\AXIAL\\ADD``) and a thick upper
+    one (``ORIGINAL\\PRIMARY\\AXIAL``), one Series Instance UID, one orientation, positions
+    on one line along the table; ``thin`` and ``thick`` are (slices, distance between
+    slice planes in mm), ``junction`` the distance between the two segments' facing
+    slice planes (mm).
+    """
+    import dataclasses
+
+    cos = math.cos(math.radians(tilt_deg))
+    lower = SeriesSpec(
+        n=thin[0],
+        rows=rows,
+        cols=cols,
+        pixel_spacing=(0.9, 0.9),
+        step=thin[1] / cos,
+        tilt_deg=tilt_deg,
+        image_type=("ORIGINAL", "PRIMARY", "AXIAL", "ADD"),
+        description="HEAD",
+        values=values,
+    )
+    table = np.cross(*(np.array(v) for v in ORIENTATIONS["axial"]))
+    start = np.array(lower.origin) + ((thin[0] - 1) * thin[1] + junction) / cos * table
+    upper = dataclasses.replace(
+        lower,
+        n=thick[0],
+        step=thick[1] / cos,
+        origin=(float(start[0]), float(start[1]), float(start[2])),
+        image_type=("ORIGINAL", "PRIMARY", "AXIAL"),
+    )
+    return lower, upper
+
+
+def write_segmented(
+    folder: Path, lower: SeriesSpec, upper: SeriesSpec, *, skip_upper: Sequence[int] = ()
+) -> list[Path]:
+    """Write both segments into ``folder`` with one run of InstanceNumbers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, k in enumerate(range(lower.n)):
+        ds = make_dataset(lower, k, instance=n + 1)
+        paths.append(folder / f"IM{n + 1:04d}")
+        pydicom.dcmwrite(paths[-1], ds, enforce_file_format=True)
+    for k in range(upper.n):
+        if k in skip_upper:
+            continue
+        n = lower.n + k + 1
+        ds = make_dataset(upper, k, instance=n)
+        paths.append(folder / f"IM{n:04d}")
+        pydicom.dcmwrite(paths[-1], ds, enforce_file_format=True)
+    return paths
+
+
+def head_ct(lps: np.ndarray) -> np.ndarray:
+    """HU of the sample head phantom (skull, brain, ventricles, posterior fossa) at LPS points."""
+    from imaging_triage.phantom import HeadSpec, classify, ct_values
+
+    ras = np.asarray(lps, dtype=np.float64) * np.array([-1.0, -1.0, 1.0])
+    spec = HeadSpec()
+    tissue, lesion = classify(ras, spec)
+    return ct_values(tissue, lesion, spec)
+
+
+def head_segmented_specs(tilt_deg: float = 18.5) -> tuple[SeriesSpec, SeriesSpec]:
+    """A GE-style two-segment head CT of the phantom head: 10 thin slices (4 mm) over the
+    posterior fossa, 12 thick ones (7 mm) over the cerebrum, 1.6 mm pixels."""
+    lower, upper = segmented_specs(
+        tilt_deg=tilt_deg,
+        thin=(10, 4.0),
+        thick=(12, 7.0),
+        junction=1.08,
+        rows=128,
+        cols=120,
+        values=head_ct,
+    )
+    for spec in (lower, upper):
+        spec.pixel_spacing = (1.6, 1.6)
+    shift = np.array([-96.0, -110.0, -68.0]) - np.array(lower.origin)
+    for spec in (lower, upper):
+        x, y, z = (float(v) for v in np.array(spec.origin) + shift)
+        spec.origin = (x, y, z)
+    return lower, upper

@@ -115,8 +115,8 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             f"gantry tilt {geom.tilt_deg:.2f} deg (from {source}) corrected by shifting each "
             "slice within its plane onto an orthogonal grid"
         )
-        if info.hounsfield:
-            data = np.round(data)
+    if info.hounsfield and (geom.tilted or geom.spacing is not Spacing.EVEN):
+        data = _whole_hounsfield(data)
     if samples > 1:
         info.warnings.append("colour image: the 4th axis holds the colour samples (RGB)")
         data = data.reshape(*data.shape[:3], n_t * samples) if n_t > 1 else data
@@ -130,6 +130,16 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
         )
     volume = Volume(data=data, affine=LPS_TO_RAS @ affine_lps, info=info)
     return [volume]
+
+
+def _whole_hounsfield(data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Interpolated CT values rounded to whole HU, as int16 when they fit (half the memory)."""
+    if not np.issubdtype(data.dtype, np.floating):
+        return data
+    data = np.round(data)
+    if data.size and float(data.min()) >= -32768 and float(data.max()) <= 32767:
+        return data.astype(np.int16)
+    return data
 
 
 def _series_info(header: dict[str, Any], record: SeriesRecord) -> SeriesInfo:
