@@ -288,3 +288,106 @@ def head_segmented_specs(tilt_deg: float = 18.5) -> tuple[SeriesSpec, SeriesSpec
         x, y, z = (float(v) for v in np.array(spec.origin) + shift)
         spec.origin = (x, y, z)
     return lower, upper
+
+
+#: Raw Data Storage (PS3.4 B.5; IOD PS3.3 A.37)
+RAW_DATA_STORAGE = "1.2.840.10008.5.1.4.1.1.66"
+
+
+def make_raw_data(spec: SeriesSpec, *, with_matrix: bool = False) -> Dataset:
+    """A Raw Data Storage object belonging to the series of ``spec``.
+
+    Built from the modules of the Raw Data IOD (PS3.3 A.37): Patient, General Study,
+    General Series, Frame of Reference, General Equipment, Acquisition Context, Raw Data
+    and SOP Common; no Image Pixel or Image Plane module. The payload is private, as
+    vendors write it. ``with_matrix`` adds Rows/Columns (some exports keep them).
+    """
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = RAW_DATA_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    # Patient, General Study
+    ds.PatientName = "TEST^RAW"
+    ds.PatientID = "TEST0001"
+    ds.StudyInstanceUID = spec.study_uid
+    ds.StudyDate = "20260101"
+    ds.StudyTime = "120000"
+    ds.StudyID = "1"
+    # General Series, Frame of Reference, General Equipment
+    ds.Modality = spec.modality
+    ds.SeriesInstanceUID = spec.series_uid
+    ds.SeriesNumber = spec.series_number
+    ds.SeriesDescription = spec.description
+    ds.FrameOfReferenceUID = spec.frame_uid
+    ds.PositionReferenceIndicator = ""
+    ds.Manufacturer = "TESTVENDOR"
+    # Acquisition Context (Type 2 sequence, empty), Raw Data module
+    ds.AcquisitionContextSequence = []
+    ds.InstanceNumber = 9999
+    ds.ContentDate = "20260101"
+    ds.ContentTime = "120000"
+    ds.CreatorVersionUID = generate_uid()
+    if with_matrix:
+        ds.Rows, ds.Columns = spec.rows, spec.cols
+    # private payload
+    block = ds.private_block(0x7FE1, "TESTVENDOR RAW", create=True)
+    block.add_new(0x10, "OB", bytes(range(256)) * 4)
+    # SOP Common
+    ds.SOPClassUID = RAW_DATA_STORAGE
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    return ds
+
+
+def make_enhanced(spec: SeriesSpec) -> Dataset:
+    """The series of ``spec`` as one Enhanced MR (or CT) Image object, frames in order.
+
+    Geometry per frame (Plane Position), shared orientation, spacing and rescale; the
+    same values as :func:`make_dataset` writes slice by slice.
+    """
+    from pydicom.sequence import Sequence
+
+    slices = [make_dataset(spec, k) for k in range(spec.n)]
+    first = slices[0]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    sop = "1.2.840.10008.5.1.4.1.1.4.1" if spec.modality == "MR" else "1.2.840.10008.5.1.4.1.1.2.1"
+    ds.file_meta.MediaStorageSOPClassUID = sop
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    for keyword in (
+        "PatientName", "PatientID", "StudyInstanceUID", "StudyDate", "StudyTime", "StudyID",
+        "SeriesInstanceUID", "FrameOfReferenceUID", "Modality", "Manufacturer", "SeriesNumber",
+        "SeriesDescription", "Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation",
+        "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+    ):  # fmt: skip
+        setattr(ds, keyword, getattr(first, keyword))
+    ds.SOPClassUID = sop
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.InstanceNumber = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
+    ds.NumberOfFrames = spec.n
+    shared = Dataset()
+    orientation, measures, transform = Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = first.ImageOrientationPatient
+    measures.PixelSpacing = first.PixelSpacing
+    measures.SliceThickness = first.SliceThickness
+    transform.RescaleSlope = first.RescaleSlope
+    transform.RescaleIntercept = first.RescaleIntercept
+    transform.RescaleType = "US"
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    shared.PixelMeasuresSequence = Sequence([measures])
+    shared.PixelValueTransformationSequence = Sequence([transform])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    per_frame = []
+    for k, s in enumerate(slices):
+        item, position, content = Dataset(), Dataset(), Dataset()
+        position.ImagePositionPatient = s.ImagePositionPatient
+        content.InStackPositionNumber = k + 1
+        content.StackID = "1"
+        item.PlanePositionSequence = Sequence([position])
+        item.FrameContentSequence = Sequence([content])
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    ds.PixelData = b"".join(s.PixelData for s in slices)
+    return ds
