@@ -354,8 +354,7 @@ def _value_transform(
             if ss is not None:
                 break
     if ss is None:
-        logger.debug("no Philips MR scale slope; display values kept")
-        return slope, intercept
+        raise philips.missing_slope_error()
     return philips.precise_transform(slope, intercept, ss)
 
 
@@ -377,17 +376,11 @@ def _echo_time(item: Any, shared: Any) -> float | None:
 
 
 def _private_echo_number(item: Any) -> int | None:
-    """EchoNumbers repeated in Philips' private per-frame item (2005,140F), if any."""
+    """EchoNumbers repeated in Philips' private per-frame item (2005,xx0F), if any."""
     if item is None:
         return None
-    seq = item.get(philips.PHILIPS_PER_FRAME_ITEM)
-    if seq is None:
-        return None
-    try:
-        inner = seq.value[0]
-    except (AttributeError, IndexError, TypeError):
-        return None
-    return _int(inner.get("EchoNumbers"), None)
+    inner = philips.per_frame_item(item)
+    return None if inner is None else _int(inner.get("EchoNumbers"), None)
 
 
 def _diffusion(item: Any, shared: Any) -> tuple[float | None, list[float] | None, str]:

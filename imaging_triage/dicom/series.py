@@ -204,9 +204,13 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
             "damaged",
             path=path,
         )
+    problem = ""
     manufacturer = _text(ds, "Manufacturer").upper()
     if "PHILIPS" in manufacturer and _text(ds, "Modality").upper() == "MR":
-        slope, intercept = _philips_transform(ds, philips_scaling, slope, intercept)
+        try:
+            slope, intercept = philips.value_transform(ds, philips_scaling)
+        except philips.PhilipsScalingError as err:
+            problem = err.reason  # the stack fails with it (one row, not one per file)
     if "ModalityLUTSequence" in ds:
         raise UnsupportedError(
             "Modality LUT Sequence (PS3.3 C.11.1) instead of RescaleSlope/Intercept is not "
@@ -244,6 +248,8 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         "has_rescale": "RescaleSlope" in ds and "RescaleIntercept" in ds,
         "kernel": _text(ds, "ConvolutionKernel"),
     }
+    if problem:
+        meta["problem"] = problem
     if echo is not None:
         meta["EchoTime"] = echo
     return Frame(
@@ -265,15 +271,6 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         slice_thickness=_float(ds, "SliceThickness"),
         meta=meta,
     )
-
-
-def _philips_transform(
-    ds: Any, convention: str, slope: float, intercept: float
-) -> tuple[float, float]:
-    try:
-        return philips.value_transform(ds, convention)
-    except (ValueError, TypeError, KeyError):
-        return slope, intercept
 
 
 def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display") -> list[Frame]:
@@ -656,6 +653,9 @@ def _stack_record(
         return record
     first = frames[geom.order[0][0]]
     record.status, record.reason = geometry_status(geom, strictness)
+    problem = next((f.meta["problem"] for f in frames if f.meta.get("problem")), "")
+    if problem:
+        record.status, record.reason = Status.FAILED, problem
     _complete_acquisition(record, first)
     n_slices = geom.n_slices
     if geom.spacing is Spacing.SEGMENTED:
