@@ -8,6 +8,7 @@ correct placement of the voxels, even after trilinear resampling, reproduces
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,3 +392,23 @@ def make_enhanced(spec: SeriesSpec) -> Dataset:
     ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
     ds.PixelData = b"".join(s.PixelData for s in slices)
     return ds
+
+
+def csa2_bytes(tags: dict[str, tuple[str, list[str]]]) -> bytes:
+    """Build a CSA2 ("SV10") header: ``{name: (vr, [values])}``.
+
+    Layout: b"SV10", 4 unused bytes, uint32 n_tags, uint32 77; per tag a 64-byte name,
+    int32 vm, 4-byte vr, int32 syngodt, int32 n_items, int32 77; per item four int32
+    (the second is the item length) then the value bytes padded to 4.
+    """
+    out = bytearray(b"SV10\x04\x03\x02\x01")
+    out += struct.pack("<2I", len(tags), 77)
+    for name, (vr, values) in tags.items():
+        # Siemens writes 6 items (unused ones empty) for scalars, vm items for vectors
+        n_items = max(6, len(values))
+        out += struct.pack("<64si4s3i", name.encode(), len(values), vr.encode(), 0, n_items, 77)
+        for i in range(n_items):
+            payload = (values[i].encode() + b"\0") if i < len(values) else b""
+            out += struct.pack("<4i", len(payload), len(payload), 77, len(payload))
+            out += payload + b"\0" * (-len(payload) % 4)
+    return bytes(out)
