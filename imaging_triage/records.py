@@ -122,6 +122,8 @@ class SeriesRecord:
     stack_label : str
         When one series was split into several stacks, what distinguishes this one
         (e.g. ``"coronal"``, ``"ImageType ADD"``, ``"echo 2"``); empty otherwise.
+    role : VolumeRole
+        What the images are where a series mixes kinds (diffusion-weighted, trace, ADC).
     joined_stacks : int
         Number of stacks of one acquisition joined into this record (segmented
         acquisitions, e.g. a thin posterior-fossa segment and a thick cerebrum segment).
@@ -154,6 +156,7 @@ class SeriesRecord:
     n_frames: int = 0
     stack_label: str = ""
     joined_stacks: int = 1
+    role: VolumeRole = VolumeRole.IMAGE
     frames: list[Any] = field(default_factory=list, repr=False)
     header: dict[str, Any] = field(default_factory=dict, repr=False)
     strictness: Strictness = Strictness.STRICT

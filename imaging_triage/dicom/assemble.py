@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.dicom import diffusion
 from imaging_triage.dicom import pixels as px
 from imaging_triage.dicom.discover import read_header
 from imaging_triage.dicom.frame import Frame
@@ -37,7 +38,7 @@ from imaging_triage.errors import (
     SeriesError,
     TriageError,
 )
-from imaging_triage.records import SeriesRecord, Status, Strictness
+from imaging_triage.records import SeriesRecord, Status, Strictness, VolumeRole
 from imaging_triage.volume import LPS_TO_RAS, SeriesInfo, Volume
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,29 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             path=record.input,
         )
     volume = Volume(data=data, affine=LPS_TO_RAS @ affine_lps, info=info)
+    _label_diffusion(volume, record, [frames[i] for i in geom.order[0]])
     return [volume]
+
+
+def _label_diffusion(volume: Volume, record: SeriesRecord, per_volume: list[Frame]) -> None:
+    """Say what a diffusion image is, and give a 4-D one its b-values and directions."""
+    if record.role is VolumeRole.IMAGE:
+        return
+    acq = volume.info.acquisition
+    acq["DiffusionImage"] = record.role.value
+    b_value = per_volume[0].meta.get("DiffusionBValue")
+    if record.role is VolumeRole.TRACE and b_value is not None:
+        acq["DiffusionBValue"] = float(b_value)
+    if record.role is not VolumeRole.DIFFUSION or volume.data.ndim != 4:
+        return
+    enc = diffusion.encoding(per_volume)
+    if enc is None:
+        volume.info.warnings.append("diffusion image without a b-value for every volume")
+        return
+    bvals, bvecs = enc
+    acq[diffusion.BVALS_KEY] = bvals
+    voxel = diffusion.bvecs_in_voxel_frame(bvecs, volume.affine)
+    acq[diffusion.BVECS_KEY] = [[round(float(v), 6) for v in row] for row in voxel]
 
 
 def _whole_hounsfield(data: npt.NDArray[Any]) -> npt.NDArray[Any]:

@@ -36,7 +36,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from imaging_triage.dicom import philips
+from imaging_triage.dicom import diffusion, philips
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.errors import GeometryError, InputError
 
@@ -247,6 +247,7 @@ def _frame(
     echo_time = _echo_time(item, shared)
     echo_number = _private_echo_number(item)
     b_value, b_vector, directionality = _diffusion(item, shared)
+    kind = diffusion.role(b_value, b_vector, directionality, frame_type.split("\\"))
 
     orientation = orientations.key(iop)
     stack_key: tuple[Any, ...] = (
@@ -259,6 +260,7 @@ def _frame(
         ("echo_time", "" if echo_time is None else f"{echo_time:g}"),
         ("echo_number", "" if echo_number is None else str(echo_number)),
         ("component", component),
+        ("role", kind.value),
     )
     repeat = tuple(v for d, v in enumerate(dims) if d not in spatial_dims)
     if temporal is not None or repeat:
@@ -293,6 +295,7 @@ def _frame(
         meta["DiffusionGradientOrientation"] = b_vector
     if directionality:
         meta["DiffusionDirectionality"] = directionality
+    meta["role"] = kind
     if convention is not None:
         meta["PhilipsScaling"] = convention.value
 

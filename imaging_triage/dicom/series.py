@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from imaging_triage.dicom import mosaic, multiframe, philips
+from imaging_triage.dicom import diffusion, mosaic, multiframe, philips
 from imaging_triage.dicom.discover import FileKind, is_dicomdir, read_header, walk
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.dicom.geometry import (
@@ -41,7 +41,14 @@ from imaging_triage.dicom.stacks import (
 )
 from imaging_triage.dicom.stacks import split_by_orientation as split_by_orientation
 from imaging_triage.errors import InputError, NotDicomError, TriageError, UnsupportedError
-from imaging_triage.records import ScanResult, SeriesRecord, SourceKind, Status, Strictness
+from imaging_triage.records import (
+    ScanResult,
+    SeriesRecord,
+    SourceKind,
+    Status,
+    Strictness,
+    VolumeRole,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +227,10 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
     rows = _int(ds, "Rows") or 0
     cols = _int(ds, "Columns") or 0
     echo = _float(ds, "EchoTime")
+    b_value = _float(ds, "DiffusionBValue")
+    gradient = _floats(ds, "DiffusionGradientOrientation", 3)
+    directionality = _text(ds, "DiffusionDirectionality").upper()
+    kind = diffusion.role(b_value, gradient, directionality, image_type(ds))
     stack_key = (
         _text(ds, "SeriesInstanceUID"),
         _int(ds, "SeriesNumber"),
@@ -231,6 +242,7 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         round(ps[0], 4),
         round(ps[1], 4),
         _int(ds, "SamplesPerPixel") or 1,
+        kind.value,
     )
     order_key = (
         _int(ds, "TemporalPositionIdentifier") or 0,
@@ -250,6 +262,11 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
     }
     if problem:
         meta["problem"] = problem
+    meta["role"] = kind
+    if b_value is not None:
+        meta["DiffusionBValue"] = b_value
+    if gradient is not None:
+        meta["DiffusionGradientOrientation"] = list(gradient)
     if echo is not None:
         meta["EchoTime"] = echo
     return Frame(
@@ -439,6 +456,9 @@ def describe_split(stacks: list[list[Frame]]) -> str:
         what.append("different image types")
     if len({f.meta.get("kernel") for f in firsts}) > 1:
         what.append("different reconstruction kernels")
+    roles = {getattr(f.meta.get("role"), "value", "image") for f in firsts}
+    if len(roles) > 1:
+        what.append("image kinds " + " and ".join(sorted(roles)))
     detail = ", ".join(what) or "different echoes, stacks or series numbers"
     return f"series mixes {len(stacks)} stacks ({detail})"
 
@@ -653,6 +673,7 @@ def _stack_record(
         return record
     first = frames[geom.order[0][0]]
     record.status, record.reason = geometry_status(geom, strictness)
+    record.role = first.meta.get("role", VolumeRole.IMAGE)
     problem = next((f.meta["problem"] for f in frames if f.meta.get("problem")), "")
     if problem:
         record.status, record.reason = Status.FAILED, problem

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 #: position of ImageType in the stack key of a classic frame (see series.frame_from_classic)
 IMAGE_TYPE_AT = 3
 #: length of a classic frame's stack key
-CLASSIC_KEY_LENGTH = 10
+CLASSIC_KEY_LENGTH = 11
 
 
 @dataclass
@@ -187,6 +187,8 @@ def _facts(stack: Stack) -> dict[str, str]:
         "pixel spacing": f"{f.col_spacing:g}x{f.row_spacing:g} mm",
         "thickness": f"{f.slice_thickness:g} mm" if f.slice_thickness else "",
     }
+    kind = f.meta.get("role")
+    facts["role"] = str(getattr(kind, "value", kind or ""))
     echo = f.meta.get("EchoTime")
     if echo is not None:
         facts["echo"] = f"TE {float(echo):g} ms"
