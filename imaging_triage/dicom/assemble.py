@@ -131,6 +131,13 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
         )
     volume = Volume(data=data, affine=LPS_TO_RAS @ affine_lps, info=info)
     _label_diffusion(volume, record, [frames[i] for i in geom.order[0]])
+    logger.debug(
+        "series %s assembled: shape %s, %d correction(s), %d warning(s)",
+        record.key[:8],
+        volume.shape,
+        len(info.corrections),
+        len(info.warnings),
+    )
     return [volume]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any
+from typing import Any, overload
 
 #: unpacking of numeric private values read without a dictionary entry (implicit VR LE)
 _BINARY_FORMATS = {"FL": "<f", "FD": "<d", "US": "<H", "SS": "<h", "UL": "<I", "SL": "<i"}
@@ -25,6 +25,10 @@ def _is_multi(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
 
 
+@overload
+def to_float(value: Any, default: float) -> float: ...
+@overload
+def to_float(value: Any, default: None = None) -> float | None: ...
 def to_float(value: Any, default: float | None = None) -> float | None:
     """A finite float from a DICOM value (first of several), else ``default``.
 
@@ -46,6 +50,10 @@ def to_float(value: Any, default: float | None = None) -> float | None:
     return out if math.isfinite(out) else default
 
 
+@overload
+def to_int(value: Any, default: int) -> int: ...
+@overload
+def to_int(value: Any, default: None = None) -> int | None: ...
 def to_int(value: Any, default: int | None = None) -> int | None:
     """An int from a DICOM value (IS, DS with a whole value, US, ...), else ``default``.
 
@@ -99,11 +107,19 @@ def text(ds: Any, keyword: str, default: str = "") -> str:
     return to_text(_get(ds, keyword), default)
 
 
+@overload
+def number(ds: Any, keyword: str, default: float) -> float: ...
+@overload
+def number(ds: Any, keyword: str, default: None = None) -> float | None: ...
 def number(ds: Any, keyword: str, default: float | None = None) -> float | None:
     """Finite float of ``ds.keyword`` (see :func:`to_float`)."""
     return to_float(_get(ds, keyword), default)
 
 
+@overload
+def integer(ds: Any, keyword: str, default: int) -> int: ...
+@overload
+def integer(ds: Any, keyword: str, default: None = None) -> int | None: ...
 def integer(ds: Any, keyword: str, default: int | None = None) -> int | None:
     """Int of ``ds.keyword`` (see :func:`to_int`)."""
     return to_int(_get(ds, keyword), default)

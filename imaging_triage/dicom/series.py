@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from imaging_triage.dicom import diffusion, mosaic, multiframe, philips
+from imaging_triage.dicom import header as hdr
 from imaging_triage.dicom.discover import FileKind, is_dicomdir, read_header, walk
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.dicom.geometry import (
@@ -80,52 +80,9 @@ class Drop:
     reason: str
 
 
-def _text(ds: Any, keyword: str, default: str = "") -> str:
-    value = ds.get(keyword, default)
-    if value is None:
-        return default
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def _float(ds: Any, keyword: str, default: float | None = None) -> float | None:
-    try:
-        value = ds.get(keyword, None)
-        if value is None or value == "":
-            return default
-        if type(value).__name__ == "MultiValue" or isinstance(value, (list, tuple)):
-            value = value[0]
-        return float(value)
-    except (TypeError, ValueError, IndexError):
-        return default
-
-
-def _int(ds: Any, keyword: str) -> int | None:
-    value = _float(ds, keyword)
-    return int(value) if value is not None else None
-
-
-def _floats(ds: Any, keyword: str, n: int) -> tuple[float, ...] | None:
-    value = ds.get(keyword, None)
-    if value is None:
-        return None
-    try:
-        out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return out if len(out) == n else None
-
-
 def image_type(ds: Any) -> tuple[str, ...]:
     """ImageType values, upper case."""
-    value = ds.get("ImageType", None)
-    if value is None:
-        return ()
-    try:
-        return tuple(str(v).strip().upper() for v in value)
-    except TypeError:
-        return (str(value).strip().upper(),)
+    return hdr.upper_values(ds, "ImageType")
 
 
 def classify_instance(ds: Any) -> Drop | None:
@@ -137,8 +94,8 @@ def classify_instance(ds: Any) -> Drop | None:
         Header of one instance.
     """
     meta = getattr(ds, "file_meta", None)
-    sop = _text(ds, "SOPClassUID") or (
-        _text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
+    sop = hdr.text(ds, "SOPClassUID") or (
+        hdr.text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
     )
     if sop.startswith(SECONDARY_CAPTURE_PREFIX):
         return Drop(Status.DROPPED, "secondary capture (screen capture or report), not a volume")
@@ -147,7 +104,7 @@ def classify_instance(ds: Any) -> Drop | None:
         return Drop(Status.DROPPED, f"not an image ({not_image})")
     if "Rows" not in ds or "Columns" not in ds:
         name = _sop_name(sop)
-        modality = _text(ds, "Modality").upper()
+        modality = hdr.text(ds, "Modality").upper()
         if not sop or sop in IMAGE_SOP_CLASSES or modality in VOLUME_MODALITIES:
             return Drop(
                 Status.FAILED,
@@ -160,7 +117,7 @@ def classify_instance(ds: Any) -> Drop | None:
         return Drop(Status.DROPPED, "localizer/scout image (ImageType LOCALIZER), not a volume")
     if multiframe.is_enhanced(ds) or "ImagePositionPatient" in ds:
         return None
-    modality = _text(ds, "Modality").upper()
+    modality = hdr.text(ds, "Modality").upper()
     if modality in VOLUME_MODALITIES:
         return Drop(
             Status.FAILED,
@@ -192,9 +149,9 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
     InputError
         A geometry attribute is present but malformed.
     """
-    iop = _floats(ds, "ImageOrientationPatient", 6)
-    ipp = _floats(ds, "ImagePositionPatient", 3)
-    ps = _floats(ds, "PixelSpacing", 2)
+    iop = hdr.numbers(ds, "ImageOrientationPatient", 6)
+    ipp = hdr.numbers(ds, "ImagePositionPatient", 3)
+    ps = hdr.numbers(ds, "PixelSpacing", 2)
     if iop is None or ipp is None:
         raise InputError(
             "ImagePositionPatient/ImageOrientationPatient missing or malformed; "
@@ -203,17 +160,18 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         )
     if ps is None:
         raise InputError("PixelSpacing missing or malformed; cannot measure the image", path=path)
-    slope = _float(ds, "RescaleSlope", 1.0) or 1.0
-    intercept = _float(ds, "RescaleIntercept", 0.0) or 0.0
-    if not (math.isfinite(slope) and math.isfinite(intercept)):
+    slope = hdr.number(ds, "RescaleSlope", 1.0) or 1.0
+    intercept = hdr.number(ds, "RescaleIntercept", 0.0) or 0.0
+    raw = (hdr.text(ds, "RescaleSlope"), hdr.text(ds, "RescaleIntercept"))
+    if any(v and hdr.to_float(v) is None for v in raw):
         raise InputError(
-            f"RescaleSlope/RescaleIntercept not finite ({slope}, {intercept}); the header is "
-            "damaged",
+            f"RescaleSlope/RescaleIntercept not finite numbers ({raw[0]!r}, {raw[1]!r}); the "
+            "header is damaged",
             path=path,
         )
     problem = ""
-    manufacturer = _text(ds, "Manufacturer").upper()
-    if "PHILIPS" in manufacturer and _text(ds, "Modality").upper() == "MR":
+    manufacturer = hdr.text(ds, "Manufacturer").upper()
+    if "PHILIPS" in manufacturer and hdr.text(ds, "Modality").upper() == "MR":
         try:
             slope, intercept = philips.value_transform(ds, philips_scaling)
         except philips.PhilipsScalingError as err:
@@ -224,41 +182,41 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
             "supported; the stored values are not the modality values",
             path=path,
         )
-    rows = _int(ds, "Rows") or 0
-    cols = _int(ds, "Columns") or 0
-    echo = _float(ds, "EchoTime")
-    b_value = _float(ds, "DiffusionBValue")
-    gradient = _floats(ds, "DiffusionGradientOrientation", 3)
-    directionality = _text(ds, "DiffusionDirectionality").upper()
+    rows = hdr.integer(ds, "Rows") or 0
+    cols = hdr.integer(ds, "Columns") or 0
+    echo = hdr.number(ds, "EchoTime")
+    b_value = hdr.number(ds, "DiffusionBValue")
+    gradient = hdr.numbers(ds, "DiffusionGradientOrientation", 3)
+    directionality = hdr.text(ds, "DiffusionDirectionality").upper()
     kind = diffusion.role(b_value, gradient, directionality, image_type(ds))
     stack_key = (
-        _text(ds, "SeriesInstanceUID"),
-        _int(ds, "SeriesNumber"),
-        _text(ds, "ConvolutionKernel"),
+        hdr.text(ds, "SeriesInstanceUID"),
+        hdr.integer(ds, "SeriesNumber"),
+        hdr.text(ds, "ConvolutionKernel"),
         image_type(ds),
-        _int(ds, "EchoNumbers"),
+        hdr.integer(ds, "EchoNumbers"),
         rows,
         cols,
         round(ps[0], 4),
         round(ps[1], 4),
-        _int(ds, "SamplesPerPixel") or 1,
+        hdr.integer(ds, "SamplesPerPixel") or 1,
         kind.value,
     )
     order_key = (
-        _int(ds, "TemporalPositionIdentifier") or 0,
-        _int(ds, "AcquisitionNumber") or 0,
-        _text(ds, "AcquisitionTime") or _text(ds, "ContentTime"),
-        _float(ds, "TriggerTime", 0.0) or 0.0,
-        _int(ds, "InstanceNumber") or 0,
+        hdr.integer(ds, "TemporalPositionIdentifier") or 0,
+        hdr.integer(ds, "AcquisitionNumber") or 0,
+        hdr.text(ds, "AcquisitionTime") or hdr.text(ds, "ContentTime"),
+        hdr.number(ds, "TriggerTime", 0.0) or 0.0,
+        hdr.integer(ds, "InstanceNumber") or 0,
     )
     meta: dict[str, Any] = {
-        "sop_uid": _text(ds, "SOPInstanceUID"),
+        "sop_uid": hdr.text(ds, "SOPInstanceUID"),
         "image_type": image_type(ds),
-        "samples": _int(ds, "SamplesPerPixel") or 1,
-        "bits_stored": _int(ds, "BitsStored"),
-        "signed": _int(ds, "PixelRepresentation") == 1,
+        "samples": hdr.integer(ds, "SamplesPerPixel") or 1,
+        "bits_stored": hdr.integer(ds, "BitsStored"),
+        "signed": hdr.integer(ds, "PixelRepresentation") == 1,
         "has_rescale": "RescaleSlope" in ds and "RescaleIntercept" in ds,
-        "kernel": _text(ds, "ConvolutionKernel"),
+        "kernel": hdr.text(ds, "ConvolutionKernel"),
     }
     if problem:
         meta["problem"] = problem
@@ -284,8 +242,8 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         intercept=intercept,
         stack_key=stack_key,
         order_key=order_key,
-        instance_number=_int(ds, "InstanceNumber"),
-        slice_thickness=_float(ds, "SliceThickness"),
+        instance_number=hdr.integer(ds, "InstanceNumber"),
+        slice_thickness=hdr.number(ds, "SliceThickness"),
         meta=meta,
     )
 
@@ -296,9 +254,9 @@ def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display")
         if multiframe.is_enhanced(ds):
             return list(multiframe.frames_from_enhanced(ds, path, philips_scaling=philips_scaling))
         base = frame_from_classic(ds, path, philips_scaling=philips_scaling)
-        if (_int(ds, "NumberOfFrames") or 1) > 1 and not _is_mosaic(ds):
+        if (hdr.integer(ds, "NumberOfFrames") or 1) > 1 and not _is_mosaic(ds):
             raise UnsupportedError(
-                f"multi-frame image ({_int(ds, 'NumberOfFrames')} frames) without per-frame "
+                f"multi-frame image ({hdr.integer(ds, 'NumberOfFrames')} frames) without per-frame "
                 "functional groups: the position of frames 2..N is not defined; convert it to "
                 "an enhanced or single-frame series",
                 path=path,
@@ -353,7 +311,7 @@ def acquisition_params(ds: Any) -> dict[str, Any]:
         if value is None or value == "":
             continue
         if key in ("EchoTime", "RepetitionTime", "InversionTime"):
-            f = _float(ds, key)
+            f = hdr.number(ds, key)
             if f is not None:
                 out[key] = round(f / 1000.0, 6)
             continue
@@ -389,30 +347,30 @@ def _failed_file(path: str, root: Path, err: BaseException) -> SeriesRecord:
 
 def _instance_identity(ds: Any) -> tuple[Any, ...] | None:
     """What makes two files the same instance: a copy of a file is not a second slice."""
-    sop = _text(ds, "SOPInstanceUID")
+    sop = hdr.text(ds, "SOPInstanceUID")
     if not sop:
         return None
     return (
         sop,
-        _int(ds, "SeriesNumber"),
-        _floats(ds, "ImagePositionPatient", 3),
-        _int(ds, "InstanceNumber"),
-        _int(ds, "NumberOfFrames"),
+        hdr.integer(ds, "SeriesNumber"),
+        hdr.numbers(ds, "ImagePositionPatient", 3),
+        hdr.integer(ds, "InstanceNumber"),
+        hdr.integer(ds, "NumberOfFrames"),
     )
 
 
 def _header_summary(ds: Any) -> dict[str, Any]:
     return {
-        "series_uid": _text(ds, "SeriesInstanceUID"),
-        "study_uid": _text(ds, "StudyInstanceUID"),
-        "modality": _text(ds, "Modality").upper(),
-        "description": _text(ds, "SeriesDescription"),
-        "series_number": _int(ds, "SeriesNumber"),
-        "manufacturer": _text(ds, "Manufacturer"),
-        "gantry_tilt": _float(ds, "GantryDetectorTilt", 0.0) or 0.0,
-        "bits_allocated": _int(ds, "BitsAllocated"),
-        "bits_stored": _int(ds, "BitsStored"),
-        "signed": _int(ds, "PixelRepresentation") == 1,
+        "series_uid": hdr.text(ds, "SeriesInstanceUID"),
+        "study_uid": hdr.text(ds, "StudyInstanceUID"),
+        "modality": hdr.text(ds, "Modality").upper(),
+        "description": hdr.text(ds, "SeriesDescription"),
+        "series_number": hdr.integer(ds, "SeriesNumber"),
+        "manufacturer": hdr.text(ds, "Manufacturer"),
+        "gantry_tilt": hdr.number(ds, "GantryDetectorTilt", 0.0) or 0.0,
+        "bits_allocated": hdr.integer(ds, "BitsAllocated"),
+        "bits_stored": hdr.integer(ds, "BitsStored"),
+        "signed": hdr.integer(ds, "PixelRepresentation") == 1,
         "float_pixels": "FloatPixelData" in ds or "DoubleFloatPixelData" in ds,
         "acquisition": acquisition_params(ds),
     }
@@ -634,6 +592,16 @@ def scan_tree(
         result.series.append(record)
     result.series.sort(key=lambda r: (r.study_uid, r.series_number or 0, r.input, r.key))
     _disambiguate(result.series)
+    for r in result.series:  # no paths or descriptions: they may name the patient
+        logger.debug(
+            "series %s #%s %s: %s %s%s",
+            r.key[:8],
+            r.series_number,
+            r.modality or "-",
+            r.status.value,
+            r.role.value,
+            f" ({r.n_frames} frames, {r.joined_stacks} stack(s))",
+        )
     return result
 
 

@@ -109,9 +109,11 @@ def _try_join(parts: list[Stack]) -> Stack | None:
     try:
         analyse_segments(frames)
     except (TriageError, ValueError, FloatingPointError, ZeroDivisionError) as err:
-        logger.debug("segments not joined: %s", err)
+        # the reason only: a path may name the patient
+        logger.debug("%d stacks not joined: %s", len(parts), getattr(err, "reason", type(err)))
         return None
     key = stack_id("joined", *sorted(p.key for p in parts))
+    logger.debug("%d stacks joined as segments of one acquisition (%s)", len(parts), key[:8])
     return Stack(key, frames, parts[0].header, joined=len(parts))
 
 
