@@ -97,15 +97,14 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
     data = _place_pixels(frames, geom, samples, max_bytes, header)
     affine_lps = geom.lps_affine(first)
 
-    if geom.spacing is Spacing.SEGMENTED:
-        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
-        info.corrections.append(geom.spacing_detail)
-    elif geom.spacing is not Spacing.EVEN:
-        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
-        info.corrections.append(f"{geom.spacing_detail}; resampled to {geom.step:.3f} mm")
     if geom.tilted:
+        # each slice shifted within its own plane first (never mixed with another), then,
+        # for uneven or joined stacks, the slices are interpolated along the normal only
         fill = float(np.min(data)) if data.size else 0.0
-        data, affine_lps = deshear(data, affine_lps, fill=fill, max_bytes=max_bytes)
+        index = None if geom.spacing is Spacing.EVEN else geom.offsets / geom.step
+        data, affine_lps = deshear(
+            data, affine_lps, fill=fill, max_bytes=max_bytes, slice_index=index
+        )
         stated = header.get("gantry_tilt") or 0.0
         source = (
             f"GantryDetectorTilt {stated:g} deg"
@@ -116,6 +115,12 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             f"gantry tilt {geom.tilt_deg:.2f} deg (from {source}) corrected by shifting each "
             "slice within its plane onto an orthogonal grid"
         )
+    if geom.spacing is Spacing.SEGMENTED:
+        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
+        info.corrections.append(geom.spacing_detail)
+    elif geom.spacing is not Spacing.EVEN:
+        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
+        info.corrections.append(f"{geom.spacing_detail}; resampled to {geom.step:.3f} mm")
     if info.hounsfield and (geom.tilted or geom.spacing is not Spacing.EVEN):
         data = _whole_hounsfield(data)
     if samples > 1:
@@ -166,7 +171,7 @@ def _whole_hounsfield(data: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Interpolated CT values rounded to whole HU, as int16 when they fit (half the memory)."""
     if not np.issubdtype(data.dtype, np.floating):
         return data
-    data = np.round(data)
+    data = np.rint(data, out=data) if data.flags.writeable else np.rint(data)
     if data.size and float(data.min()) >= -32768 and float(data.max()) <= 32767:
         return data.astype(np.int16)
     return data
@@ -357,5 +362,12 @@ def resample_even(
     out = np.empty((*data.shape[:2], n_new, *data.shape[3:]), dtype=np.float32)
     for c in range(n_new):
         a, b, wc = lower[c], upper[c], np.float32(w[c])
-        out[:, :, c] = src[:, :, a] * (1 - wc) + src[:, :, b] * wc
+        if wc == 0 or a == b:
+            out[:, :, c] = src[:, :, a]
+        elif wc == 1:
+            out[:, :, c] = src[:, :, b]
+        else:
+            plane = out[:, :, c]
+            np.multiply(src[:, :, a], 1 - wc, out=plane)
+            plane += src[:, :, b] * wc
     return out, affine_lps

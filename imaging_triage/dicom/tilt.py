@@ -23,6 +23,7 @@ def deshear(
     *,
     fill: float,
     max_bytes: int,
+    slice_index: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
     """Shift each slice of a sheared stack within its plane onto an orthogonal grid.
 
@@ -38,6 +39,10 @@ def deshear(
         each other, so the grid is larger than one slice).
     max_bytes : int
         Limit on the size of the output grid (float32).
+    slice_index : numpy.ndarray, optional
+        Where each slice lies along the affine's third axis, when not at 0, 1, 2, ...
+        (uneven spacing, joined segments): slice ``k`` is at
+        ``affine_lps @ (0, 0, slice_index[k])``. The output keeps them there.
 
     Returns
     -------
@@ -68,7 +73,7 @@ def deshear(
     normal = np.cross(row, col)
     step = m[:, 2]
     n_k = data.shape[2]
-    k = np.arange(n_k, dtype=np.float64)
+    k = np.arange(n_k, dtype=np.float64) if slice_index is None else np.asarray(slice_index)
     # in-plane displacement of slice k (in pixels) and its distance along the normal
     shift_i = k * float(step @ row) / spacing_i
     shift_j = k * float(step @ col) / spacing_j
