@@ -441,32 +441,69 @@ def scan_tree(
     strictness: Strictness = Strictness.STRICT,
     philips_scaling: str = "display",
 ) -> ScanResult:
-    """Find every series under ``root`` from headers; see :func:`imaging_triage.ingest.scan`."""
+    """Find every series under ``root`` from headers; see :func:`imaging_triage.ingest.scan`.
+
+    Four phases: read every header into frames (or a dropped or failed file), turn the
+    dropped groups into records, group the frames into stacks (joining segments of one
+    acquisition), and decide each stack's status knowing which files could not be read.
+    """
     root = Path(os.path.abspath(root))  # absolute paths: records travel to other processes
     result = ScanResult(root=str(root))
-    groups: dict[tuple[Any, ...], _Group] = {}
-    dropped: dict[tuple[str, str, str], _Group] = {}
-    dropped_status: dict[tuple[str, str, str], Drop] = {}
+    found = _read_headers(root, result, philips_scaling)
+    result.series.extend(_dropped_records(found, root))
+    damaged, orphans = _unreadable_index(result.series, root)
+    stacks = join_segments(build_stacks({k: (g.frames, g.header) for k, g in found.groups.items()}))
+    result.series.extend(_stack_records(stacks, root, strictness, philips_scaling))
+    for record in result.series:
+        _refuse_if_damaged(record, damaged, orphans)
+    result.series.sort(key=lambda r: (r.study_uid, r.series_number or 0, r.input, r.key))
+    _disambiguate(result.series)
+    for r in result.series:  # no paths or descriptions: they may name the patient
+        logger.debug(
+            "series %s #%s %s: %s %s (%d frames, %d stack(s))",
+            r.key[:8],
+            r.series_number,
+            r.modality or "-",
+            r.status.value,
+            r.role.value,
+            r.n_frames,
+            r.joined_stacks,
+        )
+    return result
+
+
+@dataclass
+class _Found:
+    """What the header pass found: frames by stack key, dropped files by reason."""
+
+    groups: dict[tuple[Any, ...], _Group]
+    dropped: dict[tuple[str, str, str], _Group]
+    drops: dict[tuple[str, str, str], Drop]
+
+
+def _read_headers(root: Path, result: ScanResult, philips_scaling: str) -> _Found:
+    """Phase 1: read every file's header; count skipped files, record failed ones."""
+    found = _Found({}, {}, {})
     seen_instances: set[tuple[Any, ...]] = set()
-    for found in walk(root):
-        if found.kind is FileKind.OTHER:
+    for item in walk(root):
+        if item.kind is FileKind.OTHER:
             result.skipped_files += 1
             continue
-        if found.kind is FileKind.NIFTI:
-            result.series.append(_nifti_record(found.path, root))
+        if item.kind is FileKind.NIFTI:
+            result.series.append(_nifti_record(item.path, root))
             continue
         try:
-            ds = read_header(found.path)
+            ds = read_header(item.path)
         except NotDicomError:
             result.skipped_files += 1
             continue
         except InputError as err:
-            result.unreadable.append((_rel(found.path, root), err.reason))
+            result.unreadable.append((_rel(item.path, root), err.reason))
             result.series.append(
                 SeriesRecord(
-                    input=_rel(found.path, root),
-                    files=[found.path],
-                    key=_key("unreadable", found.path),
+                    input=_rel(item.path, root),
+                    files=[item.path],
+                    key=_key("unreadable", item.path),
                     status=Status.FAILED,
                     reason=err.reason,
                 )
@@ -480,7 +517,7 @@ def scan_tree(
             drop = classify_instance(ds)
             header = _header_summary(ds)
         except Exception as err:  # lazily parsed damaged elements raise many types
-            result.series.append(_failed_file(found.path, root, err))
+            result.series.append(_failed_file(item.path, root, err))
             continue
         if ident is not None:
             if ident in seen_instances:
@@ -489,43 +526,52 @@ def scan_tree(
             seen_instances.add(ident)
         if drop is not None:
             dkey = (header["series_uid"], drop.reason, drop.status.value)
-            g = dropped.setdefault(dkey, _Group([], header, []))
-            dropped_status[dkey] = drop
-            g.files.append(found.path)
+            found.dropped.setdefault(dkey, _Group([], header, [])).files.append(item.path)
+            found.drops[dkey] = drop
             continue
         try:
-            frames = frames_from_dataset(ds, found.path, philips_scaling=philips_scaling)
-        except (TriageError, Exception) as err:
-            if not isinstance(err, TriageError):
-                err = InputError(
-                    f"malformed header ({type(err).__name__}: {str(err)[:120]}); re-export it",
-                    path=found.path,
-                )
-            result.series.append(
-                SeriesRecord(
-                    input=_rel(found.path, root),
-                    files=[found.path],
-                    key=_key("bad", found.path),
-                    series_uid=header["series_uid"],
-                    study_uid=header["study_uid"],
-                    modality=header["modality"],
-                    description=header["description"],
-                    series_number=header["series_number"],
-                    status=Status.FAILED,
-                    reason=err.reason,
-                )
-            )
+            frames = frames_from_dataset(ds, item.path, philips_scaling=philips_scaling)
+        except Exception as err:  # TriageError, or anything a damaged header raises
+            result.series.append(_failed_frames(item.path, root, header, err))
             continue
         for f in frames:
-            g = groups.setdefault(f.stack_key, _Group([], header, []))
+            g = found.groups.setdefault(f.stack_key, _Group([], header, []))
             g.frames.append(f)
-            if not g.files or g.files[-1] != found.path:
-                g.files.append(found.path)
+            if not g.files or g.files[-1] != item.path:
+                g.files.append(item.path)
+    return found
 
-    for dkey, g in dropped.items():
-        drop = dropped_status[dkey]
+
+def _failed_frames(
+    path: str, root: Path, header: dict[str, Any], err: BaseException
+) -> SeriesRecord:
+    """A failed row for a file whose frames cannot be built."""
+    if not isinstance(err, TriageError):
+        err = InputError(
+            f"malformed header ({type(err).__name__}: {str(err)[:120]}); re-export it",
+            path=path,
+        )
+    return SeriesRecord(
+        input=_rel(path, root),
+        files=[path],
+        key=_key("bad", path),
+        series_uid=header["series_uid"],
+        study_uid=header["study_uid"],
+        modality=header["modality"],
+        description=header["description"],
+        series_number=header["series_number"],
+        status=Status.FAILED,
+        reason=err.reason,
+    )
+
+
+def _dropped_records(found: _Found, root: Path) -> list[SeriesRecord]:
+    """Phase 2: one record per series and reason of the files that are not volumes."""
+    out = []
+    for dkey, g in found.dropped.items():
+        drop = found.drops[dkey]
         h = g.header
-        result.series.append(
+        out.append(
             SeriesRecord(
                 input=_common_folder(g.files, root),
                 files=sorted(set(g.files)),
@@ -540,69 +586,78 @@ def scan_tree(
                 n_frames=len(g.files),
             )
         )
+    return out
+
+
+def _unreadable_index(
+    records: list[SeriesRecord], root: Path
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Failed files by series UID, and failed files without one by folder."""
     damaged: dict[str, list[str]] = defaultdict(list)
-    orphans: dict[str, list[str]] = defaultdict(list)  # folder -> unreadable, no series
-    for r in result.series:
+    orphans: dict[str, list[str]] = defaultdict(list)
+    for r in records:
         if r.status is Status.FAILED and r.series_uid:
             damaged[r.series_uid].extend(_rel(name, root) for name in r.files)
         elif r.status is Status.FAILED:
             for name in r.files:
                 orphans[os.path.dirname(name)].append(_rel(name, root))
-    stacks = join_segments(build_stacks({k: (g.frames, g.header) for k, g in groups.items()}))
+    return damaged, orphans
+
+
+def _stack_records(
+    stacks: list[Stack], root: Path, strictness: Strictness, philips_scaling: str
+) -> list[SeriesRecord]:
+    """Phase 3: one record per stack, labelled and explained where a series split."""
     stacks_of: dict[str, list[Stack]] = defaultdict(list)
     for stack in stacks:
         stacks_of[stack.header["series_uid"]].append(stack)
+    out = []
     for stack in stacks:
-        frames = stack.frames
         record = _stack_record(stack, root, strictness, philips_scaling)
         siblings = stacks_of[record.series_uid]
         if len(siblings) > 1:
-            record.stack_label = stack_label(stack, siblings)
-            split = describe_split([s.frames for s in siblings])
-        if len(siblings) > 1 and record.status is not Status.OK:
-            record.reason = f"{split}; this stack: {record.reason}"
-        if (
-            len(siblings) > 1
-            and len(frames) == 1
-            and any(len(c.frames) > 1 for c in siblings)
-            and record.status is Status.OK
-        ):
-            record.status = Status.DROPPED
-            record.reason = (
-                f"{split}; this stack is a single image that differs "
-                "from the rest of the series, not a volume"
-            )
-        elif len(siblings) > 1 and record.status is Status.OK:
-            record.reason = f"note: {split}; this stack ({record.stack_label}) converted alone"
-        bad_files = damaged.get(record.series_uid)
-        near = [f for d in {os.path.dirname(f) for f in record.files} for f in orphans[d]]
-        if bad_files and record.status is Status.OK:
-            record.status = Status.FAILED
-            record.reason = (
-                f"{len(bad_files)} file(s) of this series cannot be read (first: "
-                f"{bad_files[0]}); a volume without them could silently lack slices"
-            )
-        elif near and record.status is Status.OK:
-            record.status = Status.FAILED
-            record.reason = (
-                f"{len(near)} unreadable DICOM file(s) in the series' folder (first: "
-                f"{near[0]}) may belong to it; a volume without them could silently lack "
-                "slices: repair or remove them"
-            )
-        result.series.append(record)
-    result.series.sort(key=lambda r: (r.study_uid, r.series_number or 0, r.input, r.key))
-    _disambiguate(result.series)
-    for r in result.series:  # no paths or descriptions: they may name the patient
-        logger.debug(
-            "series %s #%s %s: %s %s%s",
-            r.key[:8],
-            r.series_number,
-            r.modality or "-",
-            r.status.value,
-            r.role.value,
-            f" ({r.n_frames} frames, {r.joined_stacks} stack(s))",
+            _explain_split(record, stack, siblings)
+        out.append(record)
+    return out
+
+
+def _explain_split(record: SeriesRecord, stack: Stack, siblings: list[Stack]) -> None:
+    """Label a stack of a split series, and drop it when it is a lone odd image."""
+    record.stack_label = stack_label(stack, siblings)
+    split = describe_split([s.frames for s in siblings])
+    if record.status is not Status.OK:
+        record.reason = f"{split}; this stack: {record.reason}"
+    elif len(stack.frames) == 1 and any(len(c.frames) > 1 for c in siblings):
+        record.status = Status.DROPPED
+        record.reason = (
+            f"{split}; this stack is a single image that differs "
+            "from the rest of the series, not a volume"
         )
-    return result
+    else:
+        record.reason = f"note: {split}; this stack ({record.stack_label}) converted alone"
+
+
+def _refuse_if_damaged(
+    record: SeriesRecord, damaged: dict[str, list[str]], orphans: dict[str, list[str]]
+) -> None:
+    """Phase 4: a volume beside unreadable files of its series could silently lack slices."""
+    if record.status is not Status.OK or record.kind is not SourceKind.DICOM:
+        return
+    bad_files = damaged.get(record.series_uid)
+    near = [f for d in {os.path.dirname(f) for f in record.files} for f in orphans[d]]
+    if bad_files:
+        record.status = Status.FAILED
+        record.reason = (
+            f"{len(bad_files)} file(s) of this series cannot be read (first: "
+            f"{bad_files[0]}); a volume without them could silently lack slices"
+        )
+    elif near:
+        record.status = Status.FAILED
+        record.reason = (
+            f"{len(near)} unreadable DICOM file(s) in the series' folder (first: "
+            f"{near[0]}) may belong to it; a volume without them could silently lack "
+            "slices: repair or remove them"
+        )
 
 
 def _stack_record(
