@@ -555,14 +555,18 @@ def _failed_frames(
         input=_rel(path, root),
         files=[path],
         key=_key("bad", path),
-        series_uid=header["series_uid"],
-        study_uid=header["study_uid"],
-        modality=header["modality"],
-        description=header["description"],
-        series_number=header["series_number"],
+        **_series_fields(header),
         status=Status.FAILED,
         reason=err.reason,
     )
+
+
+def _series_fields(header: dict[str, Any]) -> dict[str, Any]:
+    """The series identity fields of a record, from a header summary."""
+    return {
+        key: header[key]
+        for key in ("series_uid", "study_uid", "modality", "description", "series_number")
+    }
 
 
 def _dropped_records(found: _Found, root: Path) -> list[SeriesRecord]:
@@ -570,17 +574,12 @@ def _dropped_records(found: _Found, root: Path) -> list[SeriesRecord]:
     out = []
     for dkey, g in found.dropped.items():
         drop = found.drops[dkey]
-        h = g.header
         out.append(
             SeriesRecord(
                 input=_common_folder(g.files, root),
                 files=sorted(set(g.files)),
                 key=_key("drop", *dkey),
-                series_uid=h["series_uid"],
-                study_uid=h["study_uid"],
-                modality=h["modality"],
-                description=h["description"],
-                series_number=h["series_number"],
+                **_series_fields(g.header),
                 status=drop.status,
                 reason=drop.reason,
                 n_frames=len(g.files),
@@ -672,11 +671,7 @@ def _stack_record(
         input=_common_folder(files, root),
         files=files,
         key=stack.key,
-        series_uid=header["series_uid"],
-        study_uid=header["study_uid"],
-        modality=header["modality"],
-        description=header["description"],
-        series_number=header["series_number"],
+        **_series_fields(header),
         n_frames=len(frames),
         joined_stacks=stack.joined,
         frames=frames,
