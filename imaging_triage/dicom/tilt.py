@@ -60,7 +60,7 @@ def deshear(
     >>> aff = np.diag([1.0, 1.0, 2.0, 1.0])
     >>> aff[1, 2] = 1.0  # each slice 1 mm further along j
     >>> out, new = deshear(np.ones((3, 3, 3)), aff, fill=0.0, max_bytes=10**6)
-    >>> out.shape, new[1, 2], float(out[1, 0, 2]), float(out[1, 2, 2])
+    >>> out.shape, float(new[1, 2]), float(out[1, 0, 2]), float(out[1, 2, 2])
     ((3, 5, 3), 0.0, 0.0, 1.0)
     """
     from scipy import ndimage
