@@ -209,6 +209,43 @@ def analyse(frames: list[Frame]) -> StackGeometry:
     """
     if not frames:
         raise NotAVolumeError("no image frames")
+    _check_frames(frames)
+    first = frames[0]
+    normal = first.normal
+    pos = np.array([f.position for f in frames], dtype=np.float64)
+    groups, warnings = _positions(frames, pos, normal)
+    rep = np.array([pos[g[0]] for g in groups])
+    if len(groups) == 1:
+        thick = (
+            first.slice_thickness if first.slice_thickness and first.slice_thickness > 0 else 1.0
+        )
+        return StackGeometry(
+            order=groups,
+            offsets=np.zeros(1),
+            direction=normal,
+            normal=normal,
+            step=float(thick),
+            tilt_deg=0.0,
+            spacing=Spacing.EVEN,
+            warnings=[*warnings, "single slice: slice spacing taken from SliceThickness"],
+        )
+    direction, offsets, tilt = _line(frames, groups, rep, normal)
+    spacing, detail, step = _spacing(frames, groups, offsets)
+    return StackGeometry(
+        order=groups,
+        offsets=offsets,
+        direction=direction,
+        normal=normal,
+        step=step,
+        tilt_deg=tilt,
+        spacing=spacing,
+        spacing_detail=detail,
+        warnings=warnings,
+    )
+
+
+def _check_frames(frames: list[Frame]) -> None:
+    """Every frame a valid plane, all of one orientation and matrix size."""
     first = frames[0]
     for f in frames:
         check_plane(f)
@@ -220,11 +257,15 @@ def analyse(frames: list[Frame]) -> StackGeometry:
             )
         if (f.rows, f.cols) != (first.rows, first.cols):
             raise GeometryError("slices with different matrix sizes in one stack", path=f.path)
-    normal = first.normal
-    pos = np.array([f.position for f in frames], dtype=np.float64)
+
+
+def _positions(
+    frames: list[Frame], pos: npt.NDArray[np.float64], normal: npt.NDArray[np.float64]
+) -> tuple[list[list[int]], list[str]]:
+    """Frames grouped by slice position, sorted along the normal; repeats in acquisition
+    order. Refuses duplicates that are not a clean 4th dimension and non-volumes."""
     along = pos @ normal
     idx = np.argsort(along, kind="stable")
-
     # cluster positions: same place when within SAME_POSITION_MM along the normal and in plane
     groups: list[list[int]] = []
     for i in idx:
@@ -263,23 +304,18 @@ def analyse(frames: list[Frame]) -> StackGeometry:
         raise NotAVolumeError(
             "only 2 slice positions: too few to verify even spacing and form a trustworthy volume"
         )
+    return groups, warnings
 
-    rep = np.array([pos[g[0]] for g in groups])
-    if len(groups) == 1:
-        thick = (
-            first.slice_thickness if first.slice_thickness and first.slice_thickness > 0 else 1.0
-        )
-        return StackGeometry(
-            order=groups,
-            offsets=np.zeros(1),
-            direction=normal,
-            normal=normal,
-            step=float(thick),
-            tilt_deg=0.0,
-            spacing=Spacing.EVEN,
-            warnings=[*warnings, "single slice: slice spacing taken from SliceThickness"],
-        )
 
+def _line(
+    frames: list[Frame],
+    groups: list[list[int]],
+    rep: npt.NDArray[np.float64],
+    normal: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """Direction of the line of slice positions, offsets along it, and the tilt: the
+    angle between the line and the slice normal. Refuses positions off one line."""
+    first = frames[0]
     span = rep[-1] - rep[0]
     length = float(np.linalg.norm(span))
     direction = span / length
@@ -302,11 +338,16 @@ def analyse(frames: list[Frame]) -> StackGeometry:
             "not a stack of parallel slices",
             path=first.path,
         )
+    return direction, offsets, tilt
+
+
+def _spacing(
+    frames: list[Frame], groups: list[list[int]], offsets: npt.NDArray[np.float64]
+) -> tuple[Spacing, str, float]:
+    """Classify the steps between slices: even, missing slices, or uneven (with drift)."""
     steps = np.diff(offsets)
     step = float(np.median(steps))
     tol = max(STEP_ATOL, STEP_RTOL * step)
-    spacing = Spacing.EVEN
-    detail = ""
     bad = np.abs(steps - step) > tol
     if np.any(bad):
         ratios = steps / step
@@ -314,41 +355,30 @@ def analyse(frames: list[Frame]) -> StackGeometry:
         if np.all(whole[bad]) and np.all(np.round(ratios[bad]) >= 2):
             missing = int(np.sum(np.round(ratios[bad]) - 1))
             k = int(np.argmax(bad))
-            spacing = Spacing.MISSING
-            detail = (
+            return (
+                Spacing.MISSING,
                 f"{missing} missing slice(s): gap of {steps[k]:.2f} mm after "
-                f"{_name(frames[groups[k][0]])} where the step is {step:.2f} mm"
+                f"{_name(frames[groups[k][0]])} where the step is {step:.2f} mm",
+                step,
             )
-        else:
-            spacing = Spacing.UNEVEN
-            detail = (
-                f"uneven slice spacing: steps from {steps.min():.2f} to {steps.max():.2f} mm "
-                f"(median {step:.2f} mm)"
-            )
-    if spacing is Spacing.EVEN:
-        index = np.arange(len(offsets), dtype=np.float64)
-        fit_step, fit_origin = np.polyfit(index, offsets, 1)
-        drift = np.abs(offsets - (fit_origin + fit_step * index))
-        if float(drift.max()) > max(DRIFT_ATOL_MM, DRIFT_RTOL * fit_step):
-            at = int(np.argmax(drift))
-            spacing = Spacing.UNEVEN
-            detail = (
-                f"uneven slice spacing: positions drift up to {drift.max():.2f} mm from an even "
-                f"{fit_step:.3f} mm grid (at {_name(frames[groups[at][0]])})"
-            )
-        else:
-            step = float(fit_step)
-    return StackGeometry(
-        order=groups,
-        offsets=offsets,
-        direction=direction,
-        normal=normal,
-        step=step,
-        tilt_deg=tilt,
-        spacing=spacing,
-        spacing_detail=detail,
-        warnings=warnings,
-    )
+        return (
+            Spacing.UNEVEN,
+            f"uneven slice spacing: steps from {steps.min():.2f} to {steps.max():.2f} mm "
+            f"(median {step:.2f} mm)",
+            step,
+        )
+    index = np.arange(len(offsets), dtype=np.float64)
+    fit_step, fit_origin = np.polyfit(index, offsets, 1)
+    drift = np.abs(offsets - (fit_origin + fit_step * index))
+    if float(drift.max()) > max(DRIFT_ATOL_MM, DRIFT_RTOL * fit_step):
+        at = int(np.argmax(drift))
+        return (
+            Spacing.UNEVEN,
+            f"uneven slice spacing: positions drift up to {drift.max():.2f} mm from an even "
+            f"{fit_step:.3f} mm grid (at {_name(frames[groups[at][0]])})",
+            step,
+        )
+    return Spacing.EVEN, "", float(fit_step)
 
 
 def _drop_exact_duplicates(
