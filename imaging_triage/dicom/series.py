@@ -691,7 +691,7 @@ def _stack_record(
         return record
     first = frames[geom.order[0][0]]
     record.status, record.reason = geometry_status(geom, strictness)
-    record.role = first.meta.get("role", VolumeRole.IMAGE)
+    record.role = stack_role(frames)
     problem = next((f.meta["problem"] for f in frames if f.meta.get("problem")), "")
     if problem:
         record.status, record.reason = Status.FAILED, problem
@@ -710,6 +710,17 @@ def _stack_record(
     )
     record.tilt_deg = round(geom.tilt_deg if geom.tilted else 0.0, 2)
     return record
+
+
+def stack_role(frames: list[Frame]) -> VolumeRole:
+    """What a stack's images are: a stack of "diffusion" frames that are all b = 0 (Philips
+    writes DiffusionBValue 0 on anatomical images) is an ordinary image."""
+    role = frames[0].meta.get("role", VolumeRole.IMAGE)
+    if role is VolumeRole.DIFFUSION and not any(
+        (f.meta.get("DiffusionBValue") or 0) > 0 for f in frames
+    ):
+        return VolumeRole.IMAGE
+    return VolumeRole(role)
 
 
 def _complete_acquisition(record: SeriesRecord, first: Frame) -> None:

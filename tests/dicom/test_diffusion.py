@@ -95,3 +95,13 @@ def test_generated_dwi_trace_and_adc_become_three_volumes(tmp_path: Path) -> Non
 )
 def test_role(b, g, direction, types, expected) -> None:  # type: ignore[no-untyped-def]
     assert diffusion.role(b, g, direction, types) is expected
+
+
+def test_anatomical_images_with_b0_tags_are_plain_images(tmp_path: Path) -> None:
+    """Philips writes DiffusionBValue 0 on every image: that alone is not diffusion."""
+    spec = SeriesSpec(n=5, rows=8, cols=7, modality="MR", intercept=0.0)
+    for k in range(spec.n):
+        _dwi_file(tmp_path, spec, k, k, 0.0, (0, 0, 0))
+    (record,) = scan(tmp_path).series
+    assert record.status is Status.OK and record.role is VolumeRole.IMAGE
+    assert "DiffusionImage" not in load(record)[0].info.acquisition
