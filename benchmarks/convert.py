@@ -4,6 +4,8 @@ Usage (from the project root, after ``make setup``)::
 
     .venv/bin/python benchmarks/convert.py            # generated 512x512x300 CT + real CT
     .venv/bin/python benchmarks/convert.py --repeat 5 --slices 300 --json out.json
+    git archive <commit> imaging_triage | tar -x -C /tmp/base   # an earlier version ...
+    .venv/bin/python benchmarks/convert.py --baseline /tmp/base  # ... measured beside ours
 
 What it measures, for each input series and each tool, as separate processes:
 whole-process wall time (median of ``--repeat`` runs, after one warm-up run that fills
@@ -13,7 +15,9 @@ dicom2nifti's default, ours ``.nii.gz``). Our converter runs with ``--jobs 1`` s
 comparison is one core against one core.
 
 Printed: a table with the times, the peak RSS, and the ratios ours/dcm2niix and
-ours/dicom2nifti. Targets (issue 2): within 2x of dcm2niix, faster than dicom2nifti,
+ours/dicom2nifti (and ours/baseline when ``--baseline`` names the source tree of an
+earlier imaging_triage, run by the same interpreter in the same run). Targets (issue 2):
+within 2x of dcm2niix, faster than dicom2nifti,
 peak RSS under 3x the volume's in-memory size.
 """
 
@@ -101,9 +105,22 @@ def run_measured(cmd: list[str]) -> tuple[float, float, bool]:
     return wall, usage.ru_maxrss / 1024.0, proc.returncode in (0, 3)
 
 
+#: the earlier imaging_triage source tree measured as "baseline" (``--baseline``)
+BASELINE: Path | None = None
+
+
 def tools(src: Path, out: Path) -> dict[str, list[str]]:
     """The command of each tool converting ``src`` into ``out``."""
+    ours_args = ["convert", str(src), "-o", str(out), "--jobs", "1", "--quiet", "--force"]
+    baseline = {}
+    if BASELINE is not None:
+        code = (
+            f"import sys; sys.path.insert(0, {str(BASELINE)!r}); "
+            "from imaging_triage.cli import main; sys.exit(main(sys.argv[1:]))"
+        )
+        baseline = {"baseline": [sys.executable, "-c", code, *ours_args]}
     return {
+        **baseline,
         "imaging-triage": [
             str(BIN / "imaging-triage"),
             "convert",
@@ -145,17 +162,23 @@ def report(rows: list[Row]) -> str:
         f"{'series':<28} {'tool':<15} {'seconds':>8} {'peak MB':>8} {'vs dcm2niix':>11} "
         f"{'vs dicom2nifti':>14} {'RSS/volume':>10}"
     ]
+    if any(r.tool == "baseline" for r in rows):
+        lines[0] += f" {'vs baseline':>11}"
     for name in dict.fromkeys(r.series for r in rows):
         group = {r.tool: r for r in rows if r.series == name}
         for r in group.values():
             d = group.get("dcm2niix")
             p = group.get("dicom2nifti")
-            lines.append(
+            b = group.get("baseline")
+            line = (
                 f"{name:<28} {r.tool:<15} {r.seconds:>8.2f} {r.peak_rss_mb:>8.0f} "
                 f"{r.seconds / d.seconds if d else float('nan'):>10.2f}x "
                 f"{r.seconds / p.seconds if p else float('nan'):>13.2f}x "
-                f"{r.peak_rss_mb / r.volume_mb:>9.2f}x" + ("" if r.ok else "  (FAILED)")
+                f"{r.peak_rss_mb / r.volume_mb:>9.2f}x"
             )
+            if b:
+                line += f" {r.seconds / b.seconds:>10.2f}x"
+            lines.append(line + ("" if r.ok else "  (FAILED)"))
     return "\n".join(lines)
 
 
@@ -165,27 +188,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slices", type=int, default=300, help="slices of the generated CT")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per tool")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="source tree (holding imaging_triage/) of an earlier version to measure beside ours",
+    )
     args = parser.parse_args(argv)
+    global BASELINE
+    BASELINE = args.baseline
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="it-bench-") as tmp:
         work = Path(tmp)
         gen = work / "generated"
         mb = generate_ct(gen, args.slices)
         rows += bench(f"generated 512x512x{args.slices}", gen, mb, args.repeat, work / "out")
-        real = REALDATA / "dcm_qa_ct/In/Philips/S21570/S2010"
-        if real.is_dir():
-            rows += bench(
-                "real CT 512x512x28", real, 512 * 512 * 28 * 2 / 1e6, args.repeat, work / "out"
-            )
-        tilted = REALDATA / "dcm_qa_ct/In/Philips/S21610/S2010"
-        if tilted.is_dir():
-            rows += bench(
-                "real tilted CT 512x512x54",
-                tilted,
-                512 * 512 * 54 * 2 / 1e6,
-                args.repeat,
-                work / "out",
-            )
+        real_series = {
+            "real CT 512x512x28": ("dcm_qa_ct/In/Philips/S21570/S2010", 28),
+            "real tilted CT 512x512x54": ("dcm_qa_ct/In/Philips/S21610/S2010", 54),
+            "real GE 2-segment tilted 28": ("dcm_qa_ct/In/GE", 28),
+        }
+        for name, (folder, slices) in real_series.items():
+            if (REALDATA / folder).is_dir():
+                size_mb = 512 * 512 * slices * 2 / 1e6
+                rows += bench(name, REALDATA / folder, size_mb, args.repeat, work / "out")
     print(report(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))

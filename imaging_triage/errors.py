@@ -10,6 +10,7 @@ They never contain patient identifiers.
 
 from __future__ import annotations
 
+import enum
 import os
 
 
@@ -166,3 +167,18 @@ class DeidentificationError(TriageError, ValueError):
     """A dataset cannot be de-identified safely (e.g. possible burned-in identity)."""
 
     code = "deid"
+
+
+class ExitCode(enum.IntEnum):
+    """Exit status of every ``imaging-triage`` command (the one table of them)."""
+
+    #: everything asked for was done
+    OK = 0
+    #: an unexpected error stopped the command
+    ERROR = 1
+    #: the command line is wrong (unknown option, missing path, ...)
+    USAGE = 2
+    #: partial: some series failed, the others were done
+    PARTIAL = 3
+    #: nothing to do: no DICOM or NIfTI found
+    NOTHING = 4

@@ -8,6 +8,7 @@ correct placement of the voxels, even after trilinear resampling, reproduces
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,3 +179,236 @@ def write_localizer(folder: Path, spec: SeriesSpec, name: str = "LOC0001") -> Pa
     path = folder / name
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
     return path
+
+
+def fine_structure(lps: np.ndarray) -> np.ndarray:
+    """HU-like values with fine structure: thin lines and small dots on a soft-tissue floor.
+
+    Lines 1-3 mm wide run along y at every 9 mm of x (their width growing with x), and
+    2 mm dots sit on a 7 mm lattice; both appear only in some 11 mm bands of z, so that
+    neighbouring slices differ and any blur between slices shows.
+    """
+    lps = np.asarray(lps, dtype=np.float64)
+    x, y, z = lps[..., 0], lps[..., 1], lps[..., 2]
+    width = 1.0 + np.mod(np.floor(x / 9.0), 3.0)
+    lines = (np.mod(x, 9.0) < width) & (np.mod(z, 11.0) < 5.0)
+    dots = (np.mod(x, 7.0) < 2.0) & (np.mod(y, 7.0) < 2.0) & (np.mod(z + 3.0, 11.0) < 4.0)
+    return 40.0 + 900.0 * lines + 500.0 * dots + 0.5 * z
+
+
+def segmented_specs(
+    *,
+    tilt_deg: float = 18.5,
+    thin: tuple[int, float] = (8, 4.0),
+    thick: tuple[int, float] = (8, 7.0),
+    junction: float = 1.08,
+    rows: int = 40,
+    cols: int = 36,
+    values: Callable[[np.ndarray], np.ndarray] = fine_structure,
+) -> tuple[SeriesSpec, SeriesSpec]:
+    """A GE-style head CT acquired in two segments of one series.
+
+    A thin lower segment (ImageType ``ORIGINAL\\PRIMARY\\AXIAL\\ADD``) and a thick upper
+    one (``ORIGINAL\\PRIMARY\\AXIAL``), one Series Instance UID, one orientation, positions
+    on one line along the table; ``thin`` and ``thick`` are (slices, distance between
+    slice planes in mm), ``junction`` the distance between the two segments' facing
+    slice planes (mm).
+    """
+    import dataclasses
+
+    cos = math.cos(math.radians(tilt_deg))
+    lower = SeriesSpec(
+        n=thin[0],
+        rows=rows,
+        cols=cols,
+        pixel_spacing=(0.9, 0.9),
+        step=thin[1] / cos,
+        tilt_deg=tilt_deg,
+        image_type=("ORIGINAL", "PRIMARY", "AXIAL", "ADD"),
+        description="HEAD",
+        values=values,
+    )
+    table = np.cross(*(np.array(v) for v in ORIENTATIONS["axial"]))
+    start = np.array(lower.origin) + ((thin[0] - 1) * thin[1] + junction) / cos * table
+    upper = dataclasses.replace(
+        lower,
+        n=thick[0],
+        step=thick[1] / cos,
+        origin=(float(start[0]), float(start[1]), float(start[2])),
+        image_type=("ORIGINAL", "PRIMARY", "AXIAL"),
+    )
+    return lower, upper
+
+
+def write_segmented(
+    folder: Path, lower: SeriesSpec, upper: SeriesSpec, *, skip_upper: Sequence[int] = ()
+) -> list[Path]:
+    """Write both segments into ``folder`` with one run of InstanceNumbers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, k in enumerate(range(lower.n)):
+        ds = make_dataset(lower, k, instance=n + 1)
+        paths.append(folder / f"IM{n + 1:04d}")
+        pydicom.dcmwrite(paths[-1], ds, enforce_file_format=True)
+    for k in range(upper.n):
+        if k in skip_upper:
+            continue
+        n = lower.n + k + 1
+        ds = make_dataset(upper, k, instance=n)
+        paths.append(folder / f"IM{n:04d}")
+        pydicom.dcmwrite(paths[-1], ds, enforce_file_format=True)
+    return paths
+
+
+def head_ct(lps: np.ndarray) -> np.ndarray:
+    """HU of the sample head phantom (skull, brain, ventricles, posterior fossa) at LPS points."""
+    from imaging_triage.phantom import HeadSpec, classify, ct_values
+
+    ras = np.asarray(lps, dtype=np.float64) * np.array([-1.0, -1.0, 1.0])
+    spec = HeadSpec()
+    tissue, lesion = classify(ras, spec)
+    return ct_values(tissue, lesion, spec)
+
+
+def head_segmented_specs(tilt_deg: float = 18.5) -> tuple[SeriesSpec, SeriesSpec]:
+    """A GE-style two-segment head CT of the phantom head: 10 thin slices (4 mm) over the
+    posterior fossa, 12 thick ones (7 mm) over the cerebrum, 1.6 mm pixels."""
+    lower, upper = segmented_specs(
+        tilt_deg=tilt_deg,
+        thin=(10, 4.0),
+        thick=(12, 7.0),
+        junction=1.08,
+        rows=128,
+        cols=120,
+        values=head_ct,
+    )
+    for spec in (lower, upper):
+        spec.pixel_spacing = (1.6, 1.6)
+    shift = np.array([-96.0, -110.0, -68.0]) - np.array(lower.origin)
+    for spec in (lower, upper):
+        x, y, z = (float(v) for v in np.array(spec.origin) + shift)
+        spec.origin = (x, y, z)
+    return lower, upper
+
+
+#: Raw Data Storage (PS3.4 B.5; IOD PS3.3 A.37)
+RAW_DATA_STORAGE = "1.2.840.10008.5.1.4.1.1.66"
+
+
+def make_raw_data(spec: SeriesSpec, *, with_matrix: bool = False) -> Dataset:
+    """A Raw Data Storage object belonging to the series of ``spec``.
+
+    Built from the modules of the Raw Data IOD (PS3.3 A.37): Patient, General Study,
+    General Series, Frame of Reference, General Equipment, Acquisition Context, Raw Data
+    and SOP Common; no Image Pixel or Image Plane module. The payload is private, as
+    vendors write it. ``with_matrix`` adds Rows/Columns (some exports keep them).
+    """
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = RAW_DATA_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    # Patient, General Study
+    ds.PatientName = "TEST^RAW"
+    ds.PatientID = "TEST0001"
+    ds.StudyInstanceUID = spec.study_uid
+    ds.StudyDate = "20260101"
+    ds.StudyTime = "120000"
+    ds.StudyID = "1"
+    # General Series, Frame of Reference, General Equipment
+    ds.Modality = spec.modality
+    ds.SeriesInstanceUID = spec.series_uid
+    ds.SeriesNumber = spec.series_number
+    ds.SeriesDescription = spec.description
+    ds.FrameOfReferenceUID = spec.frame_uid
+    ds.PositionReferenceIndicator = ""
+    ds.Manufacturer = "TESTVENDOR"
+    # Acquisition Context (Type 2 sequence, empty), Raw Data module
+    ds.AcquisitionContextSequence = []
+    ds.InstanceNumber = 9999
+    ds.ContentDate = "20260101"
+    ds.ContentTime = "120000"
+    ds.CreatorVersionUID = generate_uid()
+    if with_matrix:
+        ds.Rows, ds.Columns = spec.rows, spec.cols
+    # private payload
+    block = ds.private_block(0x7FE1, "TESTVENDOR RAW", create=True)
+    block.add_new(0x10, "OB", bytes(range(256)) * 4)
+    # SOP Common
+    ds.SOPClassUID = RAW_DATA_STORAGE
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    return ds
+
+
+def make_enhanced(spec: SeriesSpec) -> Dataset:
+    """The series of ``spec`` as one Enhanced MR (or CT) Image object, frames in order.
+
+    Geometry per frame (Plane Position), shared orientation, spacing and rescale; the
+    same values as :func:`make_dataset` writes slice by slice.
+    """
+    from pydicom.sequence import Sequence
+
+    slices = [make_dataset(spec, k) for k in range(spec.n)]
+    first = slices[0]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    sop = "1.2.840.10008.5.1.4.1.1.4.1" if spec.modality == "MR" else "1.2.840.10008.5.1.4.1.1.2.1"
+    ds.file_meta.MediaStorageSOPClassUID = sop
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    for keyword in (
+        "PatientName", "PatientID", "StudyInstanceUID", "StudyDate", "StudyTime", "StudyID",
+        "SeriesInstanceUID", "FrameOfReferenceUID", "Modality", "Manufacturer", "SeriesNumber",
+        "SeriesDescription", "Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation",
+        "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+    ):  # fmt: skip
+        setattr(ds, keyword, getattr(first, keyword))
+    ds.SOPClassUID = sop
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.InstanceNumber = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
+    ds.NumberOfFrames = spec.n
+    shared = Dataset()
+    orientation, measures, transform = Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = first.ImageOrientationPatient
+    measures.PixelSpacing = first.PixelSpacing
+    measures.SliceThickness = first.SliceThickness
+    transform.RescaleSlope = first.RescaleSlope
+    transform.RescaleIntercept = first.RescaleIntercept
+    transform.RescaleType = "US"
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    shared.PixelMeasuresSequence = Sequence([measures])
+    shared.PixelValueTransformationSequence = Sequence([transform])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    per_frame = []
+    for k, s in enumerate(slices):
+        item, position, content = Dataset(), Dataset(), Dataset()
+        position.ImagePositionPatient = s.ImagePositionPatient
+        content.InStackPositionNumber = k + 1
+        content.StackID = "1"
+        item.PlanePositionSequence = Sequence([position])
+        item.FrameContentSequence = Sequence([content])
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    ds.PixelData = b"".join(s.PixelData for s in slices)
+    return ds
+
+
+def csa2_bytes(tags: dict[str, tuple[str, list[str]]]) -> bytes:
+    """Build a CSA2 ("SV10") header: ``{name: (vr, [values])}``.
+
+    Layout: b"SV10", 4 unused bytes, uint32 n_tags, uint32 77; per tag a 64-byte name,
+    int32 vm, 4-byte vr, int32 syngodt, int32 n_items, int32 77; per item four int32
+    (the second is the item length) then the value bytes padded to 4.
+    """
+    out = bytearray(b"SV10\x04\x03\x02\x01")
+    out += struct.pack("<2I", len(tags), 77)
+    for name, (vr, values) in tags.items():
+        # Siemens writes 6 items (unused ones empty) for scalars, vm items for vectors
+        n_items = max(6, len(values))
+        out += struct.pack("<64si4s3i", name.encode(), len(values), vr.encode(), 0, n_items, 77)
+        for i in range(n_items):
+            payload = (values[i].encode() + b"\0") if i < len(values) else b""
+            out += struct.pack("<4i", len(payload), len(payload), 77, len(payload))
+            out += payload + b"\0" * (-len(payload) % 4)
+    return bytes(out)

@@ -3,8 +3,8 @@
 The same batch runner as ``preprocess`` with an empty pipeline
 (:func:`imaging_triage.batch.run_batch` with ``config=None``).
 
-Exit codes: 0 all converted; 1 unexpected error; 2 usage error; 3 some series failed;
-4 no DICOM or NIfTI found.
+Exit codes (:class:`imaging_triage.errors.ExitCode`): 0 all converted; 1 unexpected error;
+2 usage error; 3 some series failed; 4 no DICOM or NIfTI found.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from imaging_triage.errors import ExitCode
+
+#: kept for ``commands/preprocess.py``; use :class:`ExitCode`
+EXIT_USAGE = ExitCode.USAGE
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,12 +83,12 @@ def print_summary(summary: Any, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``convert`` for parsed arguments; return the exit code."""
-    from imaging_triage.batch import EXIT_NOTHING, run_batch
+    from imaging_triage.batch import run_batch
 
     problem = check_paths(args)
     if problem:
         print(f"imaging-triage convert: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     summary = run_batch(
         args.path,
         args.out,
@@ -96,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
         strictness=args.uneven,
         philips_scaling=args.philips_scaling,
     )
-    if summary.exit_code == EXIT_NOTHING:
+    if summary.exit_code == ExitCode.NOTHING:
         print(f"imaging-triage convert: no DICOM or NIfTI found under {args.path}", file=sys.stderr)
-        return EXIT_NOTHING
+        return ExitCode.NOTHING
     print_summary(summary, args)
     return summary.exit_code
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from imaging_triage.cli import EXIT_NOTHING, EXIT_OK, EXIT_USAGE
+from imaging_triage.errors import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.path)
     if not root.exists():
         print(f"imaging-triage scan: {root}: no such file or folder", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     result = scan(root, strictness=Strictness(args.uneven), philips_scaling=args.philips_scaling)
     rows = [record_row(r) for r in result.series]
     if args.json:
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             f"{len(rows)} series; {result.skipped_files} non-DICOM file(s) skipped, "
             f"{result.dicomdir_files} DICOMDIR file(s), {result.duplicate_files} duplicate(s)"
         )
-    return EXIT_OK if rows else EXIT_NOTHING
+    return ExitCode.OK if rows else ExitCode.NOTHING
 
 
 def main(argv: Sequence[str] | None = None) -> int:

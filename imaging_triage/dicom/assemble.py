@@ -7,8 +7,12 @@ and the stack geometry decides the affine:
 * an even, untilted stack keeps its grid exactly (no interpolation);
 * uneven spacing or missing slices are refused in strict mode, or resampled along the
   stack onto the median step (linear), and the correction is recorded;
-* a sheared stack (gantry tilt) is resampled onto an orthogonal grid aligned with the
-  table direction, so every voxel sits at its true world position; the correction is
+* segments of one acquisition joined at scan time (thin and thick slices of one head CT)
+  are resampled along the stack onto a grid fine enough that each source slice lies on
+  (or within a tenth of its own step of) a grid plane;
+* a sheared stack (gantry tilt) is put on an orthogonal grid in the slices' own frame by
+  shifting each slice within its plane (:mod:`~imaging_triage.dicom.tilt`), so every
+  voxel sits at its true world position and slices are never mixed; the correction is
   recorded as ``"gantry tilt X deg corrected"``.
 """
 
@@ -21,10 +25,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.dicom import diffusion
 from imaging_triage.dicom import pixels as px
 from imaging_triage.dicom.discover import read_header
 from imaging_triage.dicom.frame import Frame
-from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse
+from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse, analyse_segments
+from imaging_triage.dicom.tilt import deshear
 from imaging_triage.errors import (
     GeometryError,
     PixelDataError,
@@ -32,7 +38,7 @@ from imaging_triage.errors import (
     SeriesError,
     TriageError,
 )
-from imaging_triage.ingest import SeriesRecord, Status, Strictness
+from imaging_triage.records import SeriesRecord, Status, Strictness, VolumeRole
 from imaging_triage.volume import LPS_TO_RAS, SeriesInfo, Volume
 
 logger = logging.getLogger(__name__)
@@ -62,12 +68,12 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
     """
     if record.status is not Status.OK:
         raise SeriesError(f"series is {record.status.value}: {record.reason}", path=record.input)
-    frames: list[Frame] = record.extra.get("frames", [])
-    header: dict[str, Any] = record.extra.get("header", {})
-    strictness = Strictness(record.extra.get("strictness", Strictness.STRICT.value))
+    frames: list[Frame] = record.frames
+    header: dict[str, Any] = record.header
+    strictness = Strictness(record.strictness)
     if not frames:
         raise SeriesError("record carries no frames; scan the folder again", path=record.input)
-    geom = analyse(frames)
+    geom = analyse_segments(frames) if record.joined_stacks > 1 else analyse(frames)
     info = _series_info(header, record)
     info.warnings.extend(geom.warnings)
     if info.hounsfield and not all(f.meta.get("has_rescale", True) for f in frames):
@@ -76,7 +82,7 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             "CT without RescaleSlope/RescaleIntercept (Type 1 in the CT Image module): values "
             "are stored values, not verified Hounsfield units"
         )
-    if geom.spacing is not Spacing.EVEN and strictness is Strictness.STRICT:
+    if geom.spacing in (Spacing.MISSING, Spacing.UNEVEN) and strictness is Strictness.STRICT:
         raise GeometryError(f"{geom.spacing_detail}; refused in strict mode", path=record.input)
 
     first = frames[geom.order[0][0]]
@@ -91,12 +97,14 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
     data = _place_pixels(frames, geom, samples, max_bytes, header)
     affine_lps = geom.lps_affine(first)
 
-    if geom.spacing is not Spacing.EVEN:
-        data, affine_lps = resample_even(data, geom, affine_lps)
-        info.corrections.append(f"{geom.spacing_detail}; resampled to {geom.step:.3f} mm")
     if geom.tilted:
+        # each slice shifted within its own plane first (never mixed with another), then,
+        # for uneven or joined stacks, the slices are interpolated along the normal only
         fill = float(np.min(data)) if data.size else 0.0
-        data, affine_lps = correct_tilt(data, affine_lps, fill=fill, max_bytes=max_bytes)
+        index = None if geom.spacing is Spacing.EVEN else geom.offsets / geom.step
+        data, affine_lps = deshear(
+            data, affine_lps, fill=fill, max_bytes=max_bytes, slice_index=index
+        )
         stated = header.get("gantry_tilt") or 0.0
         source = (
             f"GantryDetectorTilt {stated:g} deg"
@@ -104,11 +112,17 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             else "slice positions (no GantryDetectorTilt in the header)"
         )
         info.corrections.append(
-            f"gantry tilt {geom.tilt_deg:.2f} deg (from {source}) corrected by resampling "
-            "onto an orthogonal grid"
+            f"gantry tilt {geom.tilt_deg:.2f} deg (from {source}) corrected by shifting each "
+            "slice within its plane onto an orthogonal grid"
         )
-        if info.hounsfield:
-            data = np.round(data)
+    if geom.spacing is Spacing.SEGMENTED:
+        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
+        info.corrections.append(geom.spacing_detail)
+    elif geom.spacing is not Spacing.EVEN:
+        data, affine_lps = resample_even(data, geom, affine_lps, max_bytes=max_bytes)
+        info.corrections.append(f"{geom.spacing_detail}; resampled to {geom.step:.3f} mm")
+    if info.hounsfield and (geom.tilted or geom.spacing is not Spacing.EVEN):
+        data = _whole_hounsfield(data)
     if samples > 1:
         info.warnings.append("colour image: the 4th axis holds the colour samples (RGB)")
         data = data.reshape(*data.shape[:3], n_t * samples) if n_t > 1 else data
@@ -121,7 +135,46 @@ def assemble_record(record: SeriesRecord, *, max_bytes: int = px.DEFAULT_MAX_BYT
             path=record.input,
         )
     volume = Volume(data=data, affine=LPS_TO_RAS @ affine_lps, info=info)
+    _label_diffusion(volume, record, [frames[i] for i in geom.order[0]])
+    logger.debug(
+        "series %s assembled: shape %s, %d correction(s), %d warning(s)",
+        record.key[:8],
+        volume.shape,
+        len(info.corrections),
+        len(info.warnings),
+    )
     return [volume]
+
+
+def _label_diffusion(volume: Volume, record: SeriesRecord, per_volume: list[Frame]) -> None:
+    """Say what a diffusion image is, and give a 4-D one its b-values and directions."""
+    if record.role is VolumeRole.IMAGE:
+        return
+    acq = volume.info.acquisition
+    acq["DiffusionImage"] = record.role.value
+    b_value = per_volume[0].meta.get("DiffusionBValue")
+    if record.role is VolumeRole.TRACE and b_value is not None:
+        acq["DiffusionBValue"] = float(b_value)
+    if record.role is not VolumeRole.DIFFUSION or volume.data.ndim != 4:
+        return
+    enc = diffusion.encoding(per_volume)
+    if enc is None:
+        volume.info.warnings.append("diffusion image without a b-value for every volume")
+        return
+    bvals, bvecs = enc
+    acq[diffusion.BVALS_KEY] = bvals
+    voxel = diffusion.bvecs_in_voxel_frame(bvecs, volume.affine)
+    acq[diffusion.BVECS_KEY] = [[round(float(v), 6) for v in row] for row in voxel]
+
+
+def _whole_hounsfield(data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Interpolated CT values rounded to whole HU, as int16 when they fit (half the memory)."""
+    if not np.issubdtype(data.dtype, np.floating):
+        return data
+    data = np.rint(data, out=data) if data.flags.writeable else np.rint(data)
+    if data.size and float(data.min()) >= -32768 and float(data.max()) <= 32767:
+        return data.astype(np.int16)
+    return data
 
 
 def _series_info(header: dict[str, Any], record: SeriesRecord) -> SeriesInfo:
@@ -276,14 +329,30 @@ def _frame_plane(arr: npt.NDArray[Any], frame: Frame, path: str) -> npt.NDArray[
 
 
 def resample_even(
-    data: npt.NDArray[Any], geom: StackGeometry, affine_lps: npt.NDArray[np.float64]
+    data: npt.NDArray[Any],
+    geom: StackGeometry,
+    affine_lps: npt.NDArray[np.float64],
+    *,
+    max_bytes: int = px.DEFAULT_MAX_BYTES,
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
     """Resample along k onto an even grid of ``geom.step``, linearly between slices.
 
-    Returns the new array (float32) and the affine of the even grid.
+    Only neighbouring slices along the stack are mixed (never pixels within a slice).
+    Returns the new array (float32) and the affine of the even grid (``lps_affine``
+    already uses ``geom.step``).
+
+    Raises
+    ------
+    ResourceLimitError
+        The even grid would exceed ``max_bytes``.
     """
     offsets = geom.offsets
     n_new = int(np.floor(float(offsets[-1]) / geom.step + 1e-6)) + 1
+    if data.shape[0] * data.shape[1] * n_new * int(np.prod(data.shape[3:])) * 4 > max_bytes:
+        raise ResourceLimitError(
+            f"resampling onto {n_new} slices of {geom.step:.3f} mm would exceed the memory "
+            "limit; raise IMAGING_TRIAGE_MAX_BYTES if genuine"
+        )
     targets = np.arange(n_new) * geom.step
     upper = np.clip(np.searchsorted(offsets, targets, side="right"), 1, len(offsets) - 1)
     lower = upper - 1
@@ -293,94 +362,12 @@ def resample_even(
     out = np.empty((*data.shape[:2], n_new, *data.shape[3:]), dtype=np.float32)
     for c in range(n_new):
         a, b, wc = lower[c], upper[c], np.float32(w[c])
-        out[:, :, c] = src[:, :, a] * (1 - wc) + src[:, :, b] * wc
-    return out, affine_lps
-
-
-def correct_tilt(
-    data: npt.NDArray[Any],
-    affine_lps: npt.NDArray[np.float64],
-    *,
-    fill: float = 0.0,
-    max_bytes: int = px.DEFAULT_MAX_BYTES,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
-    """Resample a sheared stack onto an orthogonal grid that covers it.
-
-    The new k axis follows the line of slice positions (the table direction), the new
-    i axis is the row direction made perpendicular to it, and the new j axis completes
-    a right-handed frame. In-plane spacings and the slice step are kept. Each output
-    voxel takes the value of the acquired data at its world position (trilinear);
-    voxels outside the acquired slab get ``fill``.
-
-    Parameters
-    ----------
-    data : numpy.ndarray
-        Acquired grid, (i, j, k) or (i, j, k, t).
-    affine_lps : numpy.ndarray
-        Sheared voxel-to-LPS affine of the acquired grid.
-    fill : float
-        Value outside the acquired slab.
-    max_bytes : int
-        Limit on the size of the resampled grid (float32).
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Resampled data (float32) and its orthogonal voxel-to-LPS affine.
-    """
-    from scipy import ndimage
-
-    m = affine_lps[:3, :3]
-    s_i, s_j, s_k = np.linalg.norm(m, axis=0)
-    w = m[:, 2] / s_k
-    u = m[:, 0] - (m[:, 0] @ w) * w
-    u /= np.linalg.norm(u)
-    v = np.cross(w, u)
-    if v @ m[:, 1] < 0:  # keep j pointing the way the rows went
-        v = -v
-        u = -u
-    basis = np.stack([u, v, w], axis=1)  # columns: output axes in LPS
-    shape = data.shape[:3]
-    corners = np.array(
-        [
-            [a, b, c]
-            for a in (0, shape[0] - 1)
-            for b in (0, shape[1] - 1)
-            for c in (0, shape[2] - 1)
-        ],
-        dtype=np.float64,
-    )
-    world = corners @ m.T + affine_lps[:3, 3]
-    local = (world - affine_lps[:3, 3]) @ basis  # coordinates along u, v, w
-    spacing = np.array([s_i, s_j, s_k])
-    lo = np.floor(local.min(axis=0) / spacing + 1e-6) * spacing
-    hi = local.max(axis=0)
-    n = (np.floor((hi - lo) / spacing + 1e-6) + 1).astype(int)
-    new = np.eye(4)
-    new[:3, :3] = basis * spacing
-    new[:3, 3] = affine_lps[:3, 3] + basis @ lo
-    # output index -> source index: inv(acquired) @ new
-    to_src = np.linalg.inv(affine_lps) @ new
-    out_shape = (*(int(x) for x in n), *data.shape[3:])
-    if int(np.prod(out_shape)) * 4 > max_bytes:
-        raise ResourceLimitError(
-            f"tilt-corrected grid {out_shape} would exceed the memory limit; raise "
-            "IMAGING_TRIAGE_MAX_BYTES if genuine"
-        )
-    out = np.empty(out_shape, dtype=np.float32)
-    vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
-    for t, vol in enumerate(vols):
-        res = ndimage.affine_transform(
-            vol.astype(np.float32, copy=False),
-            to_src[:3, :3],
-            offset=to_src[:3, 3],
-            output_shape=tuple(int(x) for x in n),
-            order=1,
-            mode="constant",
-            cval=fill,
-        )
-        if data.ndim == 3:
-            out[...] = res
+        if wc == 0 or a == b:
+            out[:, :, c] = src[:, :, a]
+        elif wc == 1:
+            out[:, :, c] = src[:, :, b]
         else:
-            out[..., t] = res
-    return out, new
+            plane = out[:, :, c]
+            np.multiply(src[:, :, a], 1 - wc, out=plane)
+            plane += src[:, :, b] * wc
+    return out, affine_lps

@@ -19,6 +19,7 @@ The rules, from DICOM PS3.3 C.7.6.2 (Image Plane Module):
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,9 +52,16 @@ ORIENTATION_ATOL = 1e-3
 class Spacing(str, enum.Enum):
     """How the slice positions of a stack are spaced."""
 
+    #: one regular step throughout
     EVEN = "even"
+    #: a regular step with whole slices missing
     MISSING = "missing"
+    #: irregular steps
     UNEVEN = "uneven"
+    #: stacks of one acquisition, each regular, joined end to end with different steps
+    #: (a thin posterior-fossa segment and a thick cerebrum segment): resampled onto a
+    #: fine even grid by design, not a defect
+    SEGMENTED = "segmented"
 
 
 @dataclass
@@ -72,7 +80,8 @@ class StackGeometry:
         Unit slice normal (LPS).
     step : float
         Median distance between neighbouring slice positions (mm); for one slice, the
-        slice thickness (or 1 mm when absent).
+        slice thickness (or 1 mm when absent). For a segmented stack: the step of the
+        even grid it is resampled onto.
     tilt_deg : float
         Angle between the line of positions and the slice normal.
     spacing : Spacing
@@ -90,6 +99,8 @@ class StackGeometry:
     spacing: Spacing
     spacing_detail: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: number of stacks joined (segmented acquisitions); 1 for an ordinary stack
+    segments: int = 1
 
     @property
     def n_slices(self) -> int:
@@ -198,6 +209,43 @@ def analyse(frames: list[Frame]) -> StackGeometry:
     """
     if not frames:
         raise NotAVolumeError("no image frames")
+    _check_frames(frames)
+    first = frames[0]
+    normal = first.normal
+    pos = np.array([f.position for f in frames], dtype=np.float64)
+    groups, warnings = _positions(frames, pos, normal)
+    rep = np.array([pos[g[0]] for g in groups])
+    if len(groups) == 1:
+        thick = (
+            first.slice_thickness if first.slice_thickness and first.slice_thickness > 0 else 1.0
+        )
+        return StackGeometry(
+            order=groups,
+            offsets=np.zeros(1),
+            direction=normal,
+            normal=normal,
+            step=float(thick),
+            tilt_deg=0.0,
+            spacing=Spacing.EVEN,
+            warnings=[*warnings, "single slice: slice spacing taken from SliceThickness"],
+        )
+    direction, offsets, tilt = _line(frames, groups, rep, normal)
+    spacing, detail, step = _spacing(frames, groups, offsets)
+    return StackGeometry(
+        order=groups,
+        offsets=offsets,
+        direction=direction,
+        normal=normal,
+        step=step,
+        tilt_deg=tilt,
+        spacing=spacing,
+        spacing_detail=detail,
+        warnings=warnings,
+    )
+
+
+def _check_frames(frames: list[Frame]) -> None:
+    """Every frame a valid plane, all of one orientation and matrix size."""
     first = frames[0]
     for f in frames:
         check_plane(f)
@@ -209,11 +257,15 @@ def analyse(frames: list[Frame]) -> StackGeometry:
             )
         if (f.rows, f.cols) != (first.rows, first.cols):
             raise GeometryError("slices with different matrix sizes in one stack", path=f.path)
-    normal = first.normal
-    pos = np.array([f.position for f in frames], dtype=np.float64)
+
+
+def _positions(
+    frames: list[Frame], pos: npt.NDArray[np.float64], normal: npt.NDArray[np.float64]
+) -> tuple[list[list[int]], list[str]]:
+    """Frames grouped by slice position, sorted along the normal; repeats in acquisition
+    order. Refuses duplicates that are not a clean 4th dimension and non-volumes."""
     along = pos @ normal
     idx = np.argsort(along, kind="stable")
-
     # cluster positions: same place when within SAME_POSITION_MM along the normal and in plane
     groups: list[list[int]] = []
     for i in idx:
@@ -252,23 +304,18 @@ def analyse(frames: list[Frame]) -> StackGeometry:
         raise NotAVolumeError(
             "only 2 slice positions: too few to verify even spacing and form a trustworthy volume"
         )
+    return groups, warnings
 
-    rep = np.array([pos[g[0]] for g in groups])
-    if len(groups) == 1:
-        thick = (
-            first.slice_thickness if first.slice_thickness and first.slice_thickness > 0 else 1.0
-        )
-        return StackGeometry(
-            order=groups,
-            offsets=np.zeros(1),
-            direction=normal,
-            normal=normal,
-            step=float(thick),
-            tilt_deg=0.0,
-            spacing=Spacing.EVEN,
-            warnings=[*warnings, "single slice: slice spacing taken from SliceThickness"],
-        )
 
+def _line(
+    frames: list[Frame],
+    groups: list[list[int]],
+    rep: npt.NDArray[np.float64],
+    normal: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """Direction of the line of slice positions, offsets along it, and the tilt: the
+    angle between the line and the slice normal. Refuses positions off one line."""
+    first = frames[0]
     span = rep[-1] - rep[0]
     length = float(np.linalg.norm(span))
     direction = span / length
@@ -291,11 +338,16 @@ def analyse(frames: list[Frame]) -> StackGeometry:
             "not a stack of parallel slices",
             path=first.path,
         )
+    return direction, offsets, tilt
+
+
+def _spacing(
+    frames: list[Frame], groups: list[list[int]], offsets: npt.NDArray[np.float64]
+) -> tuple[Spacing, str, float]:
+    """Classify the steps between slices: even, missing slices, or uneven (with drift)."""
     steps = np.diff(offsets)
     step = float(np.median(steps))
     tol = max(STEP_ATOL, STEP_RTOL * step)
-    spacing = Spacing.EVEN
-    detail = ""
     bad = np.abs(steps - step) > tol
     if np.any(bad):
         ratios = steps / step
@@ -303,41 +355,30 @@ def analyse(frames: list[Frame]) -> StackGeometry:
         if np.all(whole[bad]) and np.all(np.round(ratios[bad]) >= 2):
             missing = int(np.sum(np.round(ratios[bad]) - 1))
             k = int(np.argmax(bad))
-            spacing = Spacing.MISSING
-            detail = (
+            return (
+                Spacing.MISSING,
                 f"{missing} missing slice(s): gap of {steps[k]:.2f} mm after "
-                f"{_name(frames[groups[k][0]])} where the step is {step:.2f} mm"
+                f"{_name(frames[groups[k][0]])} where the step is {step:.2f} mm",
+                step,
             )
-        else:
-            spacing = Spacing.UNEVEN
-            detail = (
-                f"uneven slice spacing: steps from {steps.min():.2f} to {steps.max():.2f} mm "
-                f"(median {step:.2f} mm)"
-            )
-    if spacing is Spacing.EVEN:
-        index = np.arange(len(offsets), dtype=np.float64)
-        fit_step, fit_origin = np.polyfit(index, offsets, 1)
-        drift = np.abs(offsets - (fit_origin + fit_step * index))
-        if float(drift.max()) > max(DRIFT_ATOL_MM, DRIFT_RTOL * fit_step):
-            at = int(np.argmax(drift))
-            spacing = Spacing.UNEVEN
-            detail = (
-                f"uneven slice spacing: positions drift up to {drift.max():.2f} mm from an even "
-                f"{fit_step:.3f} mm grid (at {_name(frames[groups[at][0]])})"
-            )
-        else:
-            step = float(fit_step)
-    return StackGeometry(
-        order=groups,
-        offsets=offsets,
-        direction=direction,
-        normal=normal,
-        step=step,
-        tilt_deg=tilt,
-        spacing=spacing,
-        spacing_detail=detail,
-        warnings=warnings,
-    )
+        return (
+            Spacing.UNEVEN,
+            f"uneven slice spacing: steps from {steps.min():.2f} to {steps.max():.2f} mm "
+            f"(median {step:.2f} mm)",
+            step,
+        )
+    index = np.arange(len(offsets), dtype=np.float64)
+    fit_step, fit_origin = np.polyfit(index, offsets, 1)
+    drift = np.abs(offsets - (fit_origin + fit_step * index))
+    if float(drift.max()) > max(DRIFT_ATOL_MM, DRIFT_RTOL * fit_step):
+        at = int(np.argmax(drift))
+        return (
+            Spacing.UNEVEN,
+            f"uneven slice spacing: positions drift up to {drift.max():.2f} mm from an even "
+            f"{fit_step:.3f} mm grid (at {_name(frames[groups[at][0]])})",
+            step,
+        )
+    return Spacing.EVEN, "", float(fit_step)
 
 
 def _drop_exact_duplicates(
@@ -369,3 +410,106 @@ def _name(frame: Frame) -> str:
     if frame.instance_number is not None:
         base += f" (instance {frame.instance_number})"
     return base
+
+
+#: a segmented stack's grid step is the finest segment step divided by at most this
+MAX_GRID_DIVISOR = 8
+#: every source slice lies within this fraction of its own segment's step of a grid plane
+GRID_RTOL = 0.1
+
+
+def analyse_segments(frames: list[Frame]) -> StackGeometry:
+    """Measure stacks of one acquisition that are to be joined end to end.
+
+    The frames' ``stack_key`` tells the segments apart (e.g. a thin posterior-fossa
+    segment with ImageType ``ADD`` and a thick cerebrum segment). Each segment must be a
+    stack of its own right; together they must share orientation and one line of
+    positions, follow each other without interleaving, and leave no gap larger than the
+    larger of their two steps.
+
+    Parameters
+    ----------
+    frames : list of Frame
+        Frames of every segment.
+
+    Returns
+    -------
+    StackGeometry
+        The geometry of the union, ``spacing`` :attr:`Spacing.SEGMENTED` and ``step`` the
+        even grid to resample onto: the finest segment step divided by the smallest whole
+        number that puts every source slice within ``GRID_RTOL`` of its own step of a grid
+        plane (so no slice is blurred by its neighbours). A segment that is itself
+        missing slices or uneven makes the union's spacing that of the segment, with the
+        reason, so that strict mode refuses it.
+
+    Raises
+    ------
+    GeometryError, NotAVolumeError
+        The segments cannot be joined (a segment is not a stack, they interleave or
+        overlap, leave a gap, differ in orientation, or lie on different lines).
+    """
+    by_key: dict[tuple[Any, ...], list[Frame]] = {}
+    for f in frames:
+        by_key.setdefault(f.stack_key, []).append(f)
+    if len(by_key) < 2:
+        raise GeometryError("fewer than two segments to join")
+    parts = {key: analyse(fs) for key, fs in by_key.items()}
+    if len({p.n_volumes for p in parts.values()}) > 1:
+        raise GeometryError("segments differ in the number of repeated acquisitions")
+    whole = analyse(frames)
+    key_of = [f.stack_key for f in frames]
+    # each slice position of the union: its segment and its offset along the union's line
+    seg_of_slice = [key_of[group[0]] for group in whole.order]
+    runs: list[tuple[tuple[Any, ...], int, int]] = []  # segment, first slice, last slice
+    for k, key in enumerate(seg_of_slice):
+        if runs and runs[-1][0] == key:
+            runs[-1] = (key, runs[-1][1], k)
+        else:
+            runs.append((key, k, k))
+    if len(runs) != len(parts):
+        raise GeometryError("segments interleave: slices of one lie between slices of another")
+    offsets = whole.offsets
+    steps = {key: abs(parts[key].step) for key in parts}
+    for (key_a, _, last_a), (key_b, first_b, _) in itertools.pairwise(runs):
+        gap = float(offsets[first_b] - offsets[last_a])
+        allowed = max(steps[key_a], steps[key_b]) * (1 + STEP_RTOL) + STEP_ATOL
+        if gap > allowed:
+            raise GeometryError(
+                f"gap of {gap:.2f} mm between segments, more than their spacing "
+                f"({max(steps[key_a], steps[key_b]):.2f} mm)"
+            )
+    finest = min(steps.values())
+    slice_tol = np.array([GRID_RTOL * steps[key] for key in seg_of_slice])
+    grid = finest
+    for divisor in range(1, MAX_GRID_DIVISOR + 1):
+        grid = finest / divisor
+        distance = np.abs(offsets - np.round(offsets / grid) * grid)
+        if np.all(distance <= np.maximum(slice_tol, STEP_ATOL)):
+            break
+    described = "; ".join(
+        f"{len(parts[key].order)} slices every {steps[key]:.2f} mm" for key, _, _ in runs
+    )
+    spacing, detail = (
+        Spacing.SEGMENTED,
+        (
+            f"{len(runs)} segments of one acquisition joined ({described}), resampled onto "
+            f"{grid:.3f} mm"
+        ),
+    )
+    for n, (key, _, _) in enumerate(runs, start=1):
+        if parts[key].spacing is not Spacing.EVEN:
+            spacing = parts[key].spacing
+            detail = f"segment {n} of {len(runs)}: {parts[key].spacing_detail}"
+            break
+    return StackGeometry(
+        order=whole.order,
+        offsets=offsets,
+        direction=whole.direction,
+        normal=whole.normal,
+        step=grid,
+        tilt_deg=whole.tilt_deg,
+        spacing=spacing,
+        spacing_detail=detail,
+        warnings=[w for p in parts.values() for w in p.warnings],
+        segments=len(runs),
+    )

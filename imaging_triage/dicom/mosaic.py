@@ -20,111 +20,45 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import struct
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.dicom import header
+from imaging_triage.dicom.csa import (
+    CSA_CREATOR,
+    CSA_IMAGE_ELEMENT,
+    CSA_SERIES_ELEMENT,
+    CsaError,
+    parse_csa,
+)
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.errors import GeometryError, InputError
 
+__all__ = [
+    "CSA_CREATOR",
+    "CSA_IMAGE_ELEMENT",
+    "CSA_SERIES_ELEMENT",
+    "CsaError",
+    "csa_image_header",
+    "frames_from_mosaic",
+    "is_mosaic",
+    "n_images_in_mosaic",
+    "parse_csa",
+    "tile_pixels",
+    "tiles_per_row",
+]
+
 logger = logging.getLogger(__name__)
 
-#: Private creator of the CSA headers.
-CSA_CREATOR = "SIEMENS CSA HEADER"
-#: Element offsets of the CSA image and series headers inside their private block.
-CSA_IMAGE_ELEMENT = 0x10
-CSA_SERIES_ELEMENT = 0x20
 #: Private creator of the Siemens MR header, whose (0019,xx0A) repeats the tile count.
 SIEMENS_MR_CREATOR = "SIEMENS MR HEADER"
-
-_TAG_HEADER = struct.Struct("<64si4s3i")
-_ITEM_HEADER = struct.Struct("<4i")
-_MAX_TAGS = 1000
-_MAX_ITEMS = 1000
-
-
-class CsaError(InputError):
-    """A Siemens CSA header cannot be parsed (corrupt or truncated private data)."""
-
-    code = "csa-header"
-
-
-def parse_csa(data: bytes) -> dict[str, list[str]]:
-    """Parse a Siemens CSA header (CSA1 or CSA2 ``"SV10"``) into ``{name: [items]}``.
-
-    Item values are returned as stripped strings (numbers are stored as text); empty
-    trailing items are dropped.
-
-    Raises
-    ------
-    CsaError
-        The bytes are not a CSA header or are truncated.
-    """
-    size = len(data)
-    ptr = 0
-    csa2 = data[:4] == b"SV10"
-    if csa2:
-        ptr = 8
-    try:
-        n_tags, _check = struct.unpack_from("<2I", data, ptr)
-    except struct.error as err:
-        raise CsaError("CSA header too short") from err
-    ptr += 8
-    if not 0 < n_tags <= _MAX_TAGS:
-        raise CsaError(f"CSA header declares {n_tags} tags; expected 1 to {_MAX_TAGS}")
-    out: dict[str, list[str]] = {}
-    first_n_items = 0
-    for tag_no in range(n_tags):
-        try:
-            raw_name, vm, _vr, _syngodt, n_items, _last = _TAG_HEADER.unpack_from(data, ptr)
-        except struct.error as err:
-            raise CsaError(f"CSA header truncated in tag {tag_no}") from err
-        ptr += _TAG_HEADER.size
-        name = raw_name.split(b"\0", 1)[0].decode("latin-1")
-        if tag_no == 1:
-            first_n_items = n_items
-        if not 0 <= n_items <= _MAX_ITEMS:
-            raise CsaError(f"CSA tag {name!r} declares {n_items} items")
-        n_values = vm if vm > 0 else n_items
-        items: list[str] = []
-        for item_no in range(n_items):
-            try:
-                x0, x1, _x2, _x3 = _ITEM_HEADER.unpack_from(data, ptr)
-            except struct.error as err:
-                raise CsaError(f"CSA header truncated in tag {name!r}") from err
-            ptr += _ITEM_HEADER.size
-            if csa2:
-                item_len = x1
-                if item_len < 0 or ptr + item_len > size:
-                    raise CsaError(f"CSA item of tag {name!r} runs past the end of the header")
-            else:
-                item_len = x0 - first_n_items
-                if item_len < 0 or ptr + item_len > size:
-                    break
-            if item_no < n_values:
-                text = data[ptr : ptr + item_len].split(b"\0", 1)[0].decode("latin-1").strip()
-                items.append(text)
-            ptr += item_len + (-item_len % 4)
-        while items and items[-1] == "":
-            items.pop()
-        out[name] = items
-    return out
-
-
-def _csa_bytes(ds: Any, element: int) -> bytes | None:
-    try:
-        block = ds.private_block(0x0029, CSA_CREATOR)
-        value = block[element].value
-    except (KeyError, ValueError, AttributeError):
-        return None
-    return bytes(value) if isinstance(value, (bytes, bytearray)) else None
 
 
 def csa_image_header(ds: Any) -> dict[str, list[str]] | None:
     """Parsed CSA image header of ``ds``, or ``None`` when absent or unreadable."""
-    raw = _csa_bytes(ds, CSA_IMAGE_ELEMENT)
+    raw = header.private_bytes(ds, 0x0029, CSA_CREATOR, CSA_IMAGE_ELEMENT)
     if raw is None:
         return None
     try:
@@ -151,20 +85,8 @@ def n_images_in_mosaic(ds: Any) -> int | None:
         values = _csa_floats(csa, "NumberOfImagesInMosaic")
         if values and math.isfinite(values[0]) and values[0] >= 1:
             return int(values[0])
-    try:
-        elem = ds.private_block(0x0019, SIEMENS_MR_CREATOR)[0x0A]
-    except (KeyError, ValueError, AttributeError):
-        return None
-    value = elem.value
-    if isinstance(value, bytes):
-        if len(value) != 2:
-            return None
-        value = struct.unpack("<H", value)[0]
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return None
-    return n if n >= 1 else None
+    count = header.private_float(ds, 0x0019, SIEMENS_MR_CREATOR, 0x0A, vr="US")
+    return int(count) if count is not None and count >= 1 else None
 
 
 def is_mosaic(ds: Any) -> bool:

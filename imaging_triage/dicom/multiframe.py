@@ -36,7 +36,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from imaging_triage.dicom import philips
+from imaging_triage.dicom import diffusion, philips
+from imaging_triage.dicom import header as hdr
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.errors import GeometryError, InputError
 
@@ -104,7 +105,7 @@ def is_enhanced(ds: Any) -> bool:
     if per_frame is not None and len(per_frame) > 0:
         return True
     shared = ds.get("SharedFunctionalGroupsSequence")
-    return shared is not None and len(shared) > 0 and _int(ds.get("NumberOfFrames"), 0) >= 1
+    return shared is not None and len(shared) > 0 and hdr.to_int(ds.get("NumberOfFrames"), 0) >= 1
 
 
 def frames_from_enhanced(
@@ -141,7 +142,7 @@ def frames_from_enhanced(
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
-    declared = _int(ds.get("NumberOfFrames"), len(per_frame) or 1)
+    declared = hdr.to_int(ds.get("NumberOfFrames"), len(per_frame) or 1)
     if per_frame and len(per_frame) != declared:
         raise InputError(
             f"NumberOfFrames is {declared} but the Per-Frame Functional Groups Sequence has "
@@ -150,13 +151,13 @@ def frames_from_enhanced(
             code="frame-count",
         )
     n_frames = declared
-    rows, cols = _int(ds.get("Rows"), 0), _int(ds.get("Columns"), 0)
+    rows, cols = hdr.to_int(ds.get("Rows"), 0), hdr.to_int(ds.get("Columns"), 0)
     if rows <= 0 or cols <= 0:
         raise InputError("Rows/Columns missing or zero: not an image", path=path, code="no-image")
 
     series_uid = str(ds.get("SeriesInstanceUID", "") or "")
     top_image_type = _joined(ds.get("ImageType"))
-    instance_number = _int(ds.get("InstanceNumber"), None)
+    instance_number = hdr.to_int(ds.get("InstanceNumber"), None)
     timing = _group(None, shared, "MRTimingAndRelatedParametersSequence")
     series_meta = _series_meta(ds, timing, _group(None, shared, "MRModifierSequence"))
     spatial_dims = _spatial_dimensions(ds, per_frame)
@@ -205,7 +206,9 @@ def _frame(
     orientations: _OrientationKeys,
 ) -> Frame:
     where = f"frame {index + 1}"
-    position = _floats(_attr(ds, item, shared, "PlanePositionSequence", "ImagePositionPatient"), 3)
+    position = hdr.to_floats(
+        _attr(ds, item, shared, "PlanePositionSequence", "ImagePositionPatient"), 3
+    )
     if position is None:
         raise GeometryError(
             f"{where} has no ImagePositionPatient in its Plane Position functional group; "
@@ -213,7 +216,9 @@ def _frame(
             path=path,
             code="no-position",
         )
-    iop = _floats(_attr(ds, item, shared, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+    iop = hdr.to_floats(
+        _attr(ds, item, shared, "PlaneOrientationSequence", "ImageOrientationPatient"), 6
+    )
     if iop is None or not _valid_orientation(iop):
         raise GeometryError(
             f"{where} has no valid ImageOrientationPatient in its Plane Orientation "
@@ -222,24 +227,28 @@ def _frame(
             code="no-orientation",
         )
     measures = _group(item, shared, "PixelMeasuresSequence")
-    spacing = _floats(measures.get("PixelSpacing") if measures is not None else None, 2)
+    spacing = hdr.to_floats(measures.get("PixelSpacing") if measures is not None else None, 2)
     if spacing is None:
-        spacing = _floats(ds.get("PixelSpacing"), 2)
+        spacing = hdr.to_floats(ds.get("PixelSpacing"), 2)
     if spacing is None or min(spacing) <= 0:
         raise GeometryError(
             f"{where} has no valid PixelSpacing in its Pixel Measures functional group",
             path=path,
             code="no-spacing",
         )
-    thickness = _float(measures.get("SliceThickness")) if measures is not None else None
-    between = _float(measures.get("SpacingBetweenSlices")) if measures is not None else None
+    thickness = hdr.to_float(measures.get("SliceThickness")) if measures is not None else None
+    between = hdr.to_float(measures.get("SpacingBetweenSlices")) if measures is not None else None
 
     slope, intercept = _value_transform(ds, item, shared, convention)
 
     content = _group(item, None, "FrameContentSequence")
     stack_id = str(content.get("StackID", "") or "") if content is not None else ""
-    in_stack = _int(content.get("InStackPositionNumber"), None) if content is not None else None
-    temporal = _int(content.get("TemporalPositionIndex"), None) if content is not None else None
+    in_stack = (
+        hdr.to_int(content.get("InStackPositionNumber"), None) if content is not None else None
+    )
+    temporal = (
+        hdr.to_int(content.get("TemporalPositionIndex"), None) if content is not None else None
+    )
     dims = _dimension_values(content)
     acq_dt = str(content.get("FrameAcquisitionDateTime", "") or "") if content is not None else ""
 
@@ -247,6 +256,7 @@ def _frame(
     echo_time = _echo_time(item, shared)
     echo_number = _private_echo_number(item)
     b_value, b_vector, directionality = _diffusion(item, shared)
+    kind = diffusion.role(b_value, b_vector, directionality, frame_type.split("\\"))
 
     orientation = orientations.key(iop)
     stack_key: tuple[Any, ...] = (
@@ -259,6 +269,7 @@ def _frame(
         ("echo_time", "" if echo_time is None else f"{echo_time:g}"),
         ("echo_number", "" if echo_number is None else str(echo_number)),
         ("component", component),
+        ("role", kind.value),
     )
     repeat = tuple(v for d, v in enumerate(dims) if d not in spatial_dims)
     if temporal is not None or repeat:
@@ -293,6 +304,7 @@ def _frame(
         meta["DiffusionGradientOrientation"] = b_vector
     if directionality:
         meta["DiffusionDirectionality"] = directionality
+    meta["role"] = kind
     if convention is not None:
         meta["PhilipsScaling"] = convention.value
 
@@ -354,8 +366,7 @@ def _value_transform(
             if ss is not None:
                 break
     if ss is None:
-        logger.debug("no Philips MR scale slope; display values kept")
-        return slope, intercept
+        raise philips.missing_slope_error()
     return philips.precise_transform(slope, intercept, ss)
 
 
@@ -373,33 +384,27 @@ def _echo_time(item: Any, shared: Any) -> float | None:
     echo = _group(item, shared, "MREchoSequence")
     if echo is None:
         return None
-    return _float(echo.get("EffectiveEchoTime"))
+    return hdr.to_float(echo.get("EffectiveEchoTime"))
 
 
 def _private_echo_number(item: Any) -> int | None:
-    """EchoNumbers repeated in Philips' private per-frame item (2005,140F), if any."""
+    """EchoNumbers repeated in Philips' private per-frame item (2005,xx0F), if any."""
     if item is None:
         return None
-    seq = item.get(philips.PHILIPS_PER_FRAME_ITEM)
-    if seq is None:
-        return None
-    try:
-        inner = seq.value[0]
-    except (AttributeError, IndexError, TypeError):
-        return None
-    return _int(inner.get("EchoNumbers"), None)
+    inner = philips.per_frame_item(item)
+    return None if inner is None else hdr.to_int(inner.get("EchoNumbers"), None)
 
 
 def _diffusion(item: Any, shared: Any) -> tuple[float | None, list[float] | None, str]:
     diff = _group(item, shared, "MRDiffusionSequence")
     if diff is None:
         return None, None, ""
-    b_value = _float(diff.get("DiffusionBValue"))
+    b_value = hdr.to_float(diff.get("DiffusionBValue"))
     direction = str(diff.get("DiffusionDirectionality", "") or "")
     vector = None
     grad = diff.get("DiffusionGradientDirectionSequence")
     if grad:
-        vector = _floats(grad[0].get("DiffusionGradientOrientation"), 3)
+        vector = hdr.to_floats(grad[0].get("DiffusionGradientOrientation"), 3)
     return b_value, list(vector) if vector is not None else None, direction
 
 
@@ -412,7 +417,7 @@ def _dimension_values(content: Any) -> tuple[int, ...]:
     values = raw if isinstance(raw, (list, tuple)) or hasattr(raw, "__iter__") else [raw]
     out = []
     for v in values:
-        parsed = _int(v, None)
+        parsed = hdr.to_int(v, None)
         if parsed is None:
             return ()
         out.append(parsed)
@@ -441,8 +446,8 @@ def _spatial_dimensions(ds: Any, per_frame: Sequence[Any]) -> frozenset[int]:
         rows.append(
             (
                 _dimension_values(content),
-                _int(content.get("InStackPositionNumber"), None),
-                _int(content.get("StackID"), None),
+                hdr.to_int(content.get("InStackPositionNumber"), None),
+                hdr.to_int(content.get("StackID"), None),
             )
         )
     if not rows:
@@ -469,8 +474,8 @@ def _series_meta(ds: Any, timing: Any, modifier: Any) -> dict[str, Any]:
         if value not in (None, ""):
             meta[keyword] = str(value)
     if timing is not None:
-        tr = _float(timing.get("RepetitionTime"))
-        flip = _float(timing.get("FlipAngle"))
+        tr = hdr.to_float(timing.get("RepetitionTime"))
+        flip = hdr.to_float(timing.get("FlipAngle"))
         if tr is not None:
             meta["RepetitionTime"] = tr
         if flip is not None:
@@ -482,47 +487,13 @@ def _series_meta(ds: Any, timing: Any, modifier: Any) -> dict[str, Any]:
                 inversion = inversion[0] if len(inversion) else None
             except (TypeError, KeyError):
                 inversion = None
-        ti = _float(inversion)
+        ti = hdr.to_float(inversion)
         if ti is not None:
             meta["InversionTime"] = ti
     return meta
 
 
 # --- value helpers -----------------------------------------------------------------------
-
-
-def _int(value: Any, default: Any) -> Any:
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError, OverflowError):
-            return default
-
-
-def _float(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def _floats(value: Any, n: int) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    try:
-        out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    if len(out) != n or not all(math.isfinite(v) for v in out):
-        return None
-    return out
 
 
 def _valid_orientation(iop: Sequence[float]) -> bool:

@@ -21,19 +21,30 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 from typing import Any
 
-from imaging_triage.errors import ConfigError
+from imaging_triage.dicom import header
+from imaging_triage.errors import ConfigError, UnsupportedError
 
 logger = logging.getLogger(__name__)
 
+#: Private group of Philips MR imaging attributes.
+PHILIPS_GROUP = 0x2005
 #: Private creator of the block holding the MR scale slope.
 PHILIPS_MR_CREATOR = "Philips MR Imaging DD 001"
 #: Element offset of the private MR scale slope inside that block, i.e. (2005,xx0E).
 SCALE_SLOPE_ELEMENT = 0x0E
-#: Private per-frame item of Philips enhanced objects that repeats classic attributes.
-PHILIPS_PER_FRAME_ITEM = (0x2005, 0x140F)
+#: Private creator of the block holding the per-frame item of enhanced objects.
+PHILIPS_PER_FRAME_CREATOR = "Philips MR Imaging DD 005"
+#: Element offset of the private per-frame item (repeats classic attributes), (2005,xx0F):
+#: (2005,140F) when the creator sits at (2005,0014), (2005,100F) at (2005,0010).
+PER_FRAME_ELEMENT = 0x0F
+
+
+class PhilipsScalingError(UnsupportedError):
+    """Precise Philips values were asked for, but the private scale slope is unusable."""
+
+    code = "philips-scaling"
 
 
 class PhilipsScaling(str, enum.Enum):
@@ -76,72 +87,32 @@ def is_philips_mr(ds: Any) -> bool:
     return "PHILIPS" in manufacturer and modality in ("MR", "")
 
 
-def _finite_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)) or (
-        hasattr(value, "__len__") and not isinstance(value, (str, bytes))
-    ):
-        if len(value) == 0:
-            return None
-        value = value[0]
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _private_scale_slope(item: Any) -> float | None:
-    """The MR scale slope stored directly in ``item``, respecting its private creator."""
-    try:
-        block = item.private_block(0x2005, PHILIPS_MR_CREATOR)
-        elem = block[SCALE_SLOPE_ELEMENT]
-    except (KeyError, AttributeError, ValueError):
-        elem = None
-    if elem is None:
-        # some exports drop the private creator but keep the element at its usual place
-        raw = item.get((0x2005, 0x100E)) if hasattr(item, "get") else None
-        if raw is None:
-            return None
-        elem = raw
-    value = elem.value
-    if isinstance(value, bytes):
-        # read without a private dictionary entry (implicit VR): FL, little endian
-        import struct
+    """The MR scale slope stored directly in ``item``, found through its private creator."""
+    return header.private_float(item, PHILIPS_GROUP, PHILIPS_MR_CREATOR, SCALE_SLOPE_ELEMENT)
 
-        if len(value) != 4:
-            return None
-        value = struct.unpack("<f", value)[0]
-    return _finite_float(value)
+
+def per_frame_item(ds_or_item: Any) -> Any:
+    """Philips' private per-frame item ``(2005,xx0F)`` (creator DD 005), or ``None``."""
+    return header.private_item(
+        ds_or_item, PHILIPS_GROUP, PHILIPS_PER_FRAME_CREATOR, PER_FRAME_ELEMENT
+    )
 
 
 def scale_slope(ds_or_item: Any) -> float | None:
     """Return the private Philips MR scale slope of a dataset or functional group item.
 
     Looks in ``ds_or_item`` itself and then in its private per-frame item
-    ``(2005,140F)`` (enhanced objects). Returns ``None`` when absent, zero or not finite.
+    ``(2005,xx0F)`` (enhanced objects), each through its private creator. Returns
+    ``None`` when absent, zero or not finite.
     """
-    for item in _candidates(ds_or_item):
+    for item in (ds_or_item, per_frame_item(ds_or_item)):
+        if item is None:
+            continue
         value = _private_scale_slope(item)
         if value is not None and value != 0.0:
             return value
     return None
-
-
-def _candidates(ds_or_item: Any) -> list[Any]:
-    items = [ds_or_item]
-    try:
-        seq = ds_or_item.get(PHILIPS_PER_FRAME_ITEM)
-    except (AttributeError, KeyError, TypeError):
-        seq = None
-    if seq is not None:
-        try:
-            if len(seq.value) > 0:
-                items.append(seq.value[0])
-        except (AttributeError, TypeError):
-            pass
-    return items
 
 
 def rescale(ds_or_item: Any) -> tuple[float, float]:
@@ -158,9 +129,9 @@ def rescale(ds_or_item: Any) -> tuple[float, float]:
     intercept: float | None = None
     for holder in holders:
         if slope is None:
-            slope = _finite_float(holder.get("RescaleSlope"))
+            slope = header.number(holder, "RescaleSlope")
         if intercept is None:
-            intercept = _finite_float(holder.get("RescaleIntercept"))
+            intercept = header.number(holder, "RescaleIntercept")
     if slope is None or slope == 0.0:
         slope = 1.0
     return slope, intercept if intercept is not None else 0.0
@@ -196,8 +167,7 @@ def value_transform(
     convention : {"display", "precise"}
         ``"display"``: RescaleSlope/Intercept (scanner display, ``dcm2niix -p n``).
         ``"precise"``: ``(stored * RS + RI) / (RS * SS)`` with the private MR scale slope
-        (``dcm2niix`` default). When the private slope is absent, zero or not finite the
-        display transform is returned (and logged at debug level).
+        (``dcm2niix`` default).
 
     Returns
     -------
@@ -208,6 +178,10 @@ def value_transform(
     ------
     imaging_triage.errors.ConfigError
         Unknown ``convention``.
+    PhilipsScalingError
+        ``"precise"`` asked for, but the private scale slope is absent, zero or not
+        finite: the series cannot have precise values, and display values would be a
+        silent substitute.
 
     Examples
     --------
@@ -223,6 +197,14 @@ def value_transform(
         return slope, intercept
     ss = scale_slope(ds_or_item)
     if ss is None:
-        logger.debug("no Philips MR scale slope found; using display values")
-        return slope, intercept
+        raise missing_slope_error()
     return precise_transform(slope, intercept, ss)
+
+
+def missing_slope_error() -> PhilipsScalingError:
+    """The error of a precise conversion without a usable private scale slope."""
+    return PhilipsScalingError(
+        "--philips-scaling precise: the Philips MR scale slope (2005,xx0E, private creator "
+        f"{PHILIPS_MR_CREATOR!r}) is absent, zero or unreadable, so precise values cannot "
+        "be computed; use --philips-scaling display, or export with private tags kept"
+    )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 import os
 import secrets
 from collections import defaultdict
@@ -22,12 +21,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imaging_triage.dicom import mosaic, multiframe, philips
+import numpy as np
+
+from imaging_triage.dicom import diffusion, mosaic, multiframe, philips
+from imaging_triage.dicom import header as hdr
 from imaging_triage.dicom.discover import FileKind, is_dicomdir, read_header, walk
 from imaging_triage.dicom.frame import Frame
-from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse, same_orientation
+from imaging_triage.dicom.geometry import (
+    Spacing,
+    StackGeometry,
+    analyse,
+    analyse_segments,
+    same_orientation,
+)
+from imaging_triage.dicom.sop import non_image_name
+from imaging_triage.dicom.stacks import (
+    Stack,
+    build_stacks,
+    join_segments,
+    stack_label,
+)
+from imaging_triage.dicom.stacks import split_by_orientation as split_by_orientation
 from imaging_triage.errors import InputError, NotDicomError, TriageError, UnsupportedError
-from imaging_triage.ingest import ScanResult, SeriesRecord, Status, Strictness
+from imaging_triage.records import (
+    ScanResult,
+    SeriesRecord,
+    SourceKind,
+    Status,
+    Strictness,
+    VolumeRole,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,52 +82,9 @@ class Drop:
     reason: str
 
 
-def _text(ds: Any, keyword: str, default: str = "") -> str:
-    value = ds.get(keyword, default)
-    if value is None:
-        return default
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def _float(ds: Any, keyword: str, default: float | None = None) -> float | None:
-    try:
-        value = ds.get(keyword, None)
-        if value is None or value == "":
-            return default
-        if type(value).__name__ == "MultiValue" or isinstance(value, (list, tuple)):
-            value = value[0]
-        return float(value)
-    except (TypeError, ValueError, IndexError):
-        return default
-
-
-def _int(ds: Any, keyword: str) -> int | None:
-    value = _float(ds, keyword)
-    return int(value) if value is not None else None
-
-
-def _floats(ds: Any, keyword: str, n: int) -> tuple[float, ...] | None:
-    value = ds.get(keyword, None)
-    if value is None:
-        return None
-    try:
-        out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return out if len(out) == n else None
-
-
 def image_type(ds: Any) -> tuple[str, ...]:
     """ImageType values, upper case."""
-    value = ds.get("ImageType", None)
-    if value is None:
-        return ()
-    try:
-        return tuple(str(v).strip().upper() for v in value)
-    except TypeError:
-        return (str(value).strip().upper(),)
+    return hdr.upper_values(ds, "ImageType")
 
 
 def classify_instance(ds: Any) -> Drop | None:
@@ -116,14 +96,17 @@ def classify_instance(ds: Any) -> Drop | None:
         Header of one instance.
     """
     meta = getattr(ds, "file_meta", None)
-    sop = _text(ds, "SOPClassUID") or (
-        _text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
+    sop = hdr.text(ds, "SOPClassUID") or (
+        hdr.text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
     )
     if sop.startswith(SECONDARY_CAPTURE_PREFIX):
         return Drop(Status.DROPPED, "secondary capture (screen capture or report), not a volume")
+    not_image = non_image_name(sop)
+    if not_image is not None:
+        return Drop(Status.DROPPED, f"not an image ({not_image})")
     if "Rows" not in ds or "Columns" not in ds:
         name = _sop_name(sop)
-        modality = _text(ds, "Modality").upper()
+        modality = hdr.text(ds, "Modality").upper()
         if not sop or sop in IMAGE_SOP_CLASSES or modality in VOLUME_MODALITIES:
             return Drop(
                 Status.FAILED,
@@ -136,7 +119,7 @@ def classify_instance(ds: Any) -> Drop | None:
         return Drop(Status.DROPPED, "localizer/scout image (ImageType LOCALIZER), not a volume")
     if multiframe.is_enhanced(ds) or "ImagePositionPatient" in ds:
         return None
-    modality = _text(ds, "Modality").upper()
+    modality = hdr.text(ds, "Modality").upper()
     if modality in VOLUME_MODALITIES:
         return Drop(
             Status.FAILED,
@@ -168,9 +151,9 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
     InputError
         A geometry attribute is present but malformed.
     """
-    iop = _floats(ds, "ImageOrientationPatient", 6)
-    ipp = _floats(ds, "ImagePositionPatient", 3)
-    ps = _floats(ds, "PixelSpacing", 2)
+    iop = hdr.numbers(ds, "ImageOrientationPatient", 6)
+    ipp = hdr.numbers(ds, "ImagePositionPatient", 3)
+    ps = hdr.numbers(ds, "PixelSpacing", 2)
     if iop is None or ipp is None:
         raise InputError(
             "ImagePositionPatient/ImageOrientationPatient missing or malformed; "
@@ -179,54 +162,71 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         )
     if ps is None:
         raise InputError("PixelSpacing missing or malformed; cannot measure the image", path=path)
-    slope = _float(ds, "RescaleSlope", 1.0) or 1.0
-    intercept = _float(ds, "RescaleIntercept", 0.0) or 0.0
-    if not (math.isfinite(slope) and math.isfinite(intercept)):
+    slope = hdr.number(ds, "RescaleSlope", 1.0) or 1.0
+    intercept = hdr.number(ds, "RescaleIntercept", 0.0) or 0.0
+    raw = (hdr.text(ds, "RescaleSlope"), hdr.text(ds, "RescaleIntercept"))
+    if any(v and hdr.to_float(v) is None for v in raw):
         raise InputError(
-            f"RescaleSlope/RescaleIntercept not finite ({slope}, {intercept}); the header is "
-            "damaged",
+            f"RescaleSlope/RescaleIntercept not finite numbers ({raw[0]!r}, {raw[1]!r}); the "
+            "header is damaged",
             path=path,
         )
-    manufacturer = _text(ds, "Manufacturer").upper()
-    if "PHILIPS" in manufacturer and _text(ds, "Modality").upper() == "MR":
-        slope, intercept = _philips_transform(ds, philips_scaling, slope, intercept)
+    problem = ""
+    manufacturer = hdr.text(ds, "Manufacturer").upper()
+    if "PHILIPS" in manufacturer and hdr.text(ds, "Modality").upper() == "MR":
+        try:
+            slope, intercept = philips.value_transform(ds, philips_scaling)
+        except philips.PhilipsScalingError as err:
+            problem = err.reason  # the stack fails with it (one row, not one per file)
     if "ModalityLUTSequence" in ds:
         raise UnsupportedError(
             "Modality LUT Sequence (PS3.3 C.11.1) instead of RescaleSlope/Intercept is not "
             "supported; the stored values are not the modality values",
             path=path,
         )
-    rows = _int(ds, "Rows") or 0
-    cols = _int(ds, "Columns") or 0
-    echo = _float(ds, "EchoTime")
+    rows = hdr.integer(ds, "Rows") or 0
+    cols = hdr.integer(ds, "Columns") or 0
+    echo = hdr.number(ds, "EchoTime")
+    b_value = hdr.number(ds, "DiffusionBValue")
+    gradient = hdr.numbers(ds, "DiffusionGradientOrientation", 3)
+    directionality = hdr.text(ds, "DiffusionDirectionality").upper()
+    kind = diffusion.role(b_value, gradient, directionality, image_type(ds))
     stack_key = (
-        _text(ds, "SeriesInstanceUID"),
-        _int(ds, "SeriesNumber"),
-        _text(ds, "ConvolutionKernel"),
+        hdr.text(ds, "SeriesInstanceUID"),
+        hdr.integer(ds, "SeriesNumber"),
+        hdr.text(ds, "ConvolutionKernel"),
         image_type(ds),
-        _int(ds, "EchoNumbers"),
+        hdr.integer(ds, "EchoNumbers"),
         rows,
         cols,
         round(ps[0], 4),
         round(ps[1], 4),
-        _int(ds, "SamplesPerPixel") or 1,
+        hdr.integer(ds, "SamplesPerPixel") or 1,
+        kind.value,
     )
     order_key = (
-        _int(ds, "TemporalPositionIdentifier") or 0,
-        _int(ds, "AcquisitionNumber") or 0,
-        _text(ds, "AcquisitionTime") or _text(ds, "ContentTime"),
-        _float(ds, "TriggerTime", 0.0) or 0.0,
-        _int(ds, "InstanceNumber") or 0,
+        hdr.integer(ds, "TemporalPositionIdentifier") or 0,
+        hdr.integer(ds, "AcquisitionNumber") or 0,
+        hdr.text(ds, "AcquisitionTime") or hdr.text(ds, "ContentTime"),
+        hdr.number(ds, "TriggerTime", 0.0) or 0.0,
+        hdr.integer(ds, "InstanceNumber") or 0,
     )
     meta: dict[str, Any] = {
-        "sop_uid": _text(ds, "SOPInstanceUID"),
+        "sop_uid": hdr.text(ds, "SOPInstanceUID"),
         "image_type": image_type(ds),
-        "samples": _int(ds, "SamplesPerPixel") or 1,
-        "bits_stored": _int(ds, "BitsStored"),
-        "signed": _int(ds, "PixelRepresentation") == 1,
+        "samples": hdr.integer(ds, "SamplesPerPixel") or 1,
+        "bits_stored": hdr.integer(ds, "BitsStored"),
+        "signed": hdr.integer(ds, "PixelRepresentation") == 1,
         "has_rescale": "RescaleSlope" in ds and "RescaleIntercept" in ds,
-        "kernel": _text(ds, "ConvolutionKernel"),
+        "kernel": hdr.text(ds, "ConvolutionKernel"),
     }
+    if problem:
+        meta["problem"] = problem
+    meta["role"] = kind
+    if b_value is not None:
+        meta["DiffusionBValue"] = b_value
+    if gradient is not None:
+        meta["DiffusionGradientOrientation"] = list(gradient)
     if echo is not None:
         meta["EchoTime"] = echo
     return Frame(
@@ -244,19 +244,10 @@ def frame_from_classic(ds: Any, path: str, *, philips_scaling: str = "display") 
         intercept=intercept,
         stack_key=stack_key,
         order_key=order_key,
-        instance_number=_int(ds, "InstanceNumber"),
-        slice_thickness=_float(ds, "SliceThickness"),
+        instance_number=hdr.integer(ds, "InstanceNumber"),
+        slice_thickness=hdr.number(ds, "SliceThickness"),
         meta=meta,
     )
-
-
-def _philips_transform(
-    ds: Any, convention: str, slope: float, intercept: float
-) -> tuple[float, float]:
-    try:
-        return philips.value_transform(ds, convention)
-    except (ValueError, TypeError, KeyError):
-        return slope, intercept
 
 
 def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display") -> list[Frame]:
@@ -265,9 +256,9 @@ def frames_from_dataset(ds: Any, path: str, *, philips_scaling: str = "display")
         if multiframe.is_enhanced(ds):
             return list(multiframe.frames_from_enhanced(ds, path, philips_scaling=philips_scaling))
         base = frame_from_classic(ds, path, philips_scaling=philips_scaling)
-        if (_int(ds, "NumberOfFrames") or 1) > 1 and not _is_mosaic(ds):
+        if (hdr.integer(ds, "NumberOfFrames") or 1) > 1 and not _is_mosaic(ds):
             raise UnsupportedError(
-                f"multi-frame image ({_int(ds, 'NumberOfFrames')} frames) without per-frame "
+                f"multi-frame image ({hdr.integer(ds, 'NumberOfFrames')} frames) without per-frame "
                 "functional groups: the position of frames 2..N is not defined; convert it to "
                 "an enhanced or single-frame series",
                 path=path,
@@ -322,7 +313,7 @@ def acquisition_params(ds: Any) -> dict[str, Any]:
         if value is None or value == "":
             continue
         if key in ("EchoTime", "RepetitionTime", "InversionTime"):
-            f = _float(ds, key)
+            f = hdr.number(ds, key)
             if f is not None:
                 out[key] = round(f / 1000.0, 6)
             continue
@@ -358,15 +349,15 @@ def _failed_file(path: str, root: Path, err: BaseException) -> SeriesRecord:
 
 def _instance_identity(ds: Any) -> tuple[Any, ...] | None:
     """What makes two files the same instance: a copy of a file is not a second slice."""
-    sop = _text(ds, "SOPInstanceUID")
+    sop = hdr.text(ds, "SOPInstanceUID")
     if not sop:
         return None
     return (
         sop,
-        _int(ds, "SeriesNumber"),
-        _floats(ds, "ImagePositionPatient", 3),
-        _int(ds, "InstanceNumber"),
-        _int(ds, "NumberOfFrames"),
+        hdr.integer(ds, "SeriesNumber"),
+        hdr.numbers(ds, "ImagePositionPatient", 3),
+        hdr.integer(ds, "InstanceNumber"),
+        hdr.integer(ds, "NumberOfFrames"),
     )
 
 
@@ -389,20 +380,20 @@ def patient_key(patient_id: str, issuer: str = "") -> str:
 
 def _header_summary(ds: Any) -> dict[str, Any]:
     return {
-        "series_uid": _text(ds, "SeriesInstanceUID"),
-        "study_uid": _text(ds, "StudyInstanceUID"),
-        "modality": _text(ds, "Modality").upper(),
-        "description": _text(ds, "SeriesDescription"),
-        "series_number": _int(ds, "SeriesNumber"),
-        "manufacturer": _text(ds, "Manufacturer"),
-        "gantry_tilt": _float(ds, "GantryDetectorTilt", 0.0) or 0.0,
-        "bits_allocated": _int(ds, "BitsAllocated"),
-        "bits_stored": _int(ds, "BitsStored"),
-        "signed": _int(ds, "PixelRepresentation") == 1,
+        "series_uid": hdr.text(ds, "SeriesInstanceUID"),
+        "study_uid": hdr.text(ds, "StudyInstanceUID"),
+        "modality": hdr.text(ds, "Modality").upper(),
+        "description": hdr.text(ds, "SeriesDescription"),
+        "series_number": hdr.integer(ds, "SeriesNumber"),
+        "manufacturer": hdr.text(ds, "Manufacturer"),
+        "gantry_tilt": hdr.number(ds, "GantryDetectorTilt", 0.0) or 0.0,
+        "bits_allocated": hdr.integer(ds, "BitsAllocated"),
+        "bits_stored": hdr.integer(ds, "BitsStored"),
+        "signed": hdr.integer(ds, "PixelRepresentation") == 1,
         "float_pixels": "FloatPixelData" in ds or "DoubleFloatPixelData" in ds,
         "acquisition": acquisition_params(ds),
-        "patient_key": patient_key(_text(ds, "PatientID"), _text(ds, "IssuerOfPatientID")),
-        "study_date": _text(ds, "StudyDate"),
+        "patient_key": patient_key(hdr.text(ds, "PatientID"), hdr.text(ds, "IssuerOfPatientID")),
+        "study_date": hdr.text(ds, "StudyDate"),
     }
 
 
@@ -430,19 +421,6 @@ def _key(*parts: Any) -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 
-def split_by_orientation(frames: list[Frame]) -> list[list[Frame]]:
-    """Cluster frames whose orientation cosines agree within tolerance."""
-    clusters: list[list[Frame]] = []
-    for f in frames:
-        for c in clusters:
-            if same_orientation(c[0], f):
-                c.append(f)
-                break
-        else:
-            clusters.append([f])
-    return clusters
-
-
 def describe_split(stacks: list[list[Frame]]) -> str:
     """Say why one series became several stacks (what differs between them)."""
     firsts = [s[0] for s in stacks]
@@ -457,6 +435,9 @@ def describe_split(stacks: list[list[Frame]]) -> str:
         what.append("different image types")
     if len({f.meta.get("kernel") for f in firsts}) > 1:
         what.append("different reconstruction kernels")
+    roles = {getattr(f.meta.get("role"), "value", "image") for f in firsts}
+    if len(roles) > 1:
+        what.append("image kinds " + " and ".join(sorted(roles)))
     detail = ", ".join(what) or "different echoes, stacks or series numbers"
     return f"series mixes {len(stacks)} stacks ({detail})"
 
@@ -465,6 +446,8 @@ def geometry_status(geom: StackGeometry, strictness: Strictness) -> tuple[Status
     """Status and reason of a stack once its geometry is known."""
     if geom.spacing is Spacing.EVEN:
         return Status.OK, ""
+    if geom.spacing is Spacing.SEGMENTED:
+        return Status.OK, f"note: {geom.spacing_detail}"
     if strictness is Strictness.STRICT:
         return Status.FAILED, (
             f"{geom.spacing_detail}; refused in strict mode (use --uneven resample to "
@@ -479,32 +462,69 @@ def scan_tree(
     strictness: Strictness = Strictness.STRICT,
     philips_scaling: str = "display",
 ) -> ScanResult:
-    """Find every series under ``root`` from headers; see :func:`imaging_triage.ingest.scan`."""
+    """Find every series under ``root`` from headers; see :func:`imaging_triage.ingest.scan`.
+
+    Four phases: read every header into frames (or a dropped or failed file), turn the
+    dropped groups into records, group the frames into stacks (joining segments of one
+    acquisition), and decide each stack's status knowing which files could not be read.
+    """
     root = Path(os.path.abspath(root))  # absolute paths: records travel to other processes
     result = ScanResult(root=str(root))
-    groups: dict[tuple[Any, ...], _Group] = {}
-    dropped: dict[tuple[str, str, str], _Group] = {}
-    dropped_status: dict[tuple[str, str, str], Drop] = {}
+    found = _read_headers(root, result, philips_scaling)
+    result.series.extend(_dropped_records(found, root))
+    damaged, orphans = _unreadable_index(result.series, root)
+    stacks = join_segments(build_stacks({k: (g.frames, g.header) for k, g in found.groups.items()}))
+    result.series.extend(_stack_records(stacks, root, strictness, philips_scaling))
+    for record in result.series:
+        _refuse_if_damaged(record, damaged, orphans)
+    result.series.sort(key=lambda r: (r.study_uid, r.series_number or 0, r.input, r.key))
+    _disambiguate(result.series)
+    for r in result.series:  # no paths or descriptions: they may name the patient
+        logger.debug(
+            "series %s #%s %s: %s %s (%d frames, %d stack(s))",
+            r.key[:8],
+            r.series_number,
+            r.modality or "-",
+            r.status.value,
+            r.role.value,
+            r.n_frames,
+            r.joined_stacks,
+        )
+    return result
+
+
+@dataclass
+class _Found:
+    """What the header pass found: frames by stack key, dropped files by reason."""
+
+    groups: dict[tuple[Any, ...], _Group]
+    dropped: dict[tuple[str, str, str], _Group]
+    drops: dict[tuple[str, str, str], Drop]
+
+
+def _read_headers(root: Path, result: ScanResult, philips_scaling: str) -> _Found:
+    """Phase 1: read every file's header; count skipped files, record failed ones."""
+    found = _Found({}, {}, {})
     seen_instances: set[tuple[Any, ...]] = set()
-    for found in walk(root):
-        if found.kind is FileKind.OTHER:
+    for item in walk(root):
+        if item.kind is FileKind.OTHER:
             result.skipped_files += 1
             continue
-        if found.kind is FileKind.NIFTI:
-            result.series.append(_nifti_record(found.path, root))
+        if item.kind is FileKind.NIFTI:
+            result.series.append(_nifti_record(item.path, root))
             continue
         try:
-            ds = read_header(found.path)
+            ds = read_header(item.path)
         except NotDicomError:
             result.skipped_files += 1
             continue
         except InputError as err:
-            result.unreadable.append((_rel(found.path, root), err.reason))
+            result.unreadable.append((_rel(item.path, root), err.reason))
             result.series.append(
                 SeriesRecord(
-                    input=_rel(found.path, root),
-                    files=[found.path],
-                    key=_key("unreadable", found.path),
+                    input=_rel(item.path, root),
+                    files=[item.path],
+                    key=_key("unreadable", item.path),
                     status=Status.FAILED,
                     reason=err.reason,
                 )
@@ -518,7 +538,7 @@ def scan_tree(
             drop = classify_instance(ds)
             header = _header_summary(ds)
         except Exception as err:  # lazily parsed damaged elements raise many types
-            result.series.append(_failed_file(found.path, root, err))
+            result.series.append(_failed_file(item.path, root, err))
             continue
         if ident is not None:
             if ident in seen_instances:
@@ -527,143 +547,163 @@ def scan_tree(
             seen_instances.add(ident)
         if drop is not None:
             dkey = (header["series_uid"], drop.reason, drop.status.value)
-            g = dropped.setdefault(dkey, _Group([], header, []))
-            dropped_status[dkey] = drop
-            g.files.append(found.path)
+            found.dropped.setdefault(dkey, _Group([], header, [])).files.append(item.path)
+            found.drops[dkey] = drop
             continue
         try:
-            frames = frames_from_dataset(ds, found.path, philips_scaling=philips_scaling)
-        except (TriageError, Exception) as err:
-            if not isinstance(err, TriageError):
-                err = InputError(
-                    f"malformed header ({type(err).__name__}: {str(err)[:120]}); re-export it",
-                    path=found.path,
-                )
-            result.series.append(
-                SeriesRecord(
-                    input=_rel(found.path, root),
-                    files=[found.path],
-                    key=_key("bad", found.path),
-                    series_uid=header["series_uid"],
-                    study_uid=header["study_uid"],
-                    modality=header["modality"],
-                    description=header["description"],
-                    series_number=header["series_number"],
-                    status=Status.FAILED,
-                    reason=err.reason,
-                )
-            )
+            frames = frames_from_dataset(ds, item.path, philips_scaling=philips_scaling)
+        except Exception as err:  # TriageError, or anything a damaged header raises
+            result.series.append(_failed_frames(item.path, root, header, err))
             continue
         for f in frames:
-            g = groups.setdefault(f.stack_key, _Group([], header, []))
+            g = found.groups.setdefault(f.stack_key, _Group([], header, []))
             g.frames.append(f)
-            if not g.files or g.files[-1] != found.path:
-                g.files.append(found.path)
+            if not g.files or g.files[-1] != item.path:
+                g.files.append(item.path)
+    return found
 
-    for dkey, g in dropped.items():
-        drop = dropped_status[dkey]
-        h = g.header
-        result.series.append(
+
+def _failed_frames(
+    path: str, root: Path, header: dict[str, Any], err: BaseException
+) -> SeriesRecord:
+    """A failed row for a file whose frames cannot be built."""
+    if not isinstance(err, TriageError):
+        err = InputError(
+            f"malformed header ({type(err).__name__}: {str(err)[:120]}); re-export it",
+            path=path,
+        )
+    return SeriesRecord(
+        input=_rel(path, root),
+        files=[path],
+        key=_key("bad", path),
+        **_series_fields(header),
+        status=Status.FAILED,
+        reason=err.reason,
+    )
+
+
+def _series_fields(header: dict[str, Any]) -> dict[str, Any]:
+    """The series identity fields of a record, from a header summary."""
+    return {
+        key: header[key]
+        for key in ("series_uid", "study_uid", "modality", "description", "series_number")
+    }
+
+
+def _dropped_records(found: _Found, root: Path) -> list[SeriesRecord]:
+    """Phase 2: one record per series and reason of the files that are not volumes."""
+    out = []
+    for dkey, g in found.dropped.items():
+        drop = found.drops[dkey]
+        out.append(
             SeriesRecord(
                 input=_common_folder(g.files, root),
                 files=sorted(set(g.files)),
                 key=_key("drop", *dkey),
-                series_uid=h["series_uid"],
-                study_uid=h["study_uid"],
-                modality=h["modality"],
-                description=h["description"],
-                series_number=h["series_number"],
+                **_series_fields(g.header),
                 status=drop.status,
                 reason=drop.reason,
                 n_frames=len(g.files),
             )
         )
+    return out
+
+
+def _unreadable_index(
+    records: list[SeriesRecord], root: Path
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Failed files by series UID, and failed files without one by folder."""
     damaged: dict[str, list[str]] = defaultdict(list)
-    for dkey, g in dropped.items():
-        if dropped_status[dkey].status is Status.FAILED and dkey[0]:
-            damaged[dkey[0]].extend(_rel(f, root) for f in g.files)
-    orphans: dict[str, list[str]] = defaultdict(list)  # folder -> unreadable, no series
-    for r in result.series:
+    orphans: dict[str, list[str]] = defaultdict(list)
+    for r in records:
         if r.status is Status.FAILED and r.series_uid:
             damaged[r.series_uid].extend(_rel(name, root) for name in r.files)
         elif r.status is Status.FAILED:
             for name in r.files:
                 orphans[os.path.dirname(name)].append(_rel(name, root))
-    stacks_of: dict[str, list[list[Frame]]] = defaultdict(list)
-    for g in groups.values():
-        stacks_of[g.header["series_uid"]].extend(split_by_orientation(g.frames))
-    for skey, g in groups.items():
-        clusters = split_by_orientation(g.frames)
-        for n, frames in enumerate(clusters):
-            record = _stack_record(frames, g.header, root, skey, n, strictness, philips_scaling)
-            siblings = stacks_of[record.series_uid]
-            if len(siblings) > 1 and record.status is not Status.OK:
-                record.reason = f"{describe_split(siblings)}; this stack: {record.reason}"
-            if (
-                len(siblings) > 1
-                and len(frames) == 1
-                and any(len(c) > 1 for c in siblings)
-                and record.status is Status.OK
-            ):
-                record.status = Status.DROPPED
-                record.reason = (
-                    f"{describe_split(siblings)}; this stack is a single image that differs "
-                    "from the rest of the series, not a volume"
-                )
-            elif len(siblings) > 1 and record.status is Status.OK:
-                record.reason = f"note: {describe_split(siblings)}; this stack converted alone"
-            bad_files = damaged.get(record.series_uid)
-            near = [f for d in {os.path.dirname(f) for f in record.files} for f in orphans[d]]
-            if bad_files and record.status is Status.OK:
-                record.status = Status.FAILED
-                record.reason = (
-                    f"{len(bad_files)} file(s) of this series cannot be read (first: "
-                    f"{bad_files[0]}); a volume without them could silently lack slices"
-                )
-            elif near and record.status is Status.OK:
-                record.status = Status.FAILED
-                record.reason = (
-                    f"{len(near)} unreadable DICOM file(s) in the series' folder (first: "
-                    f"{near[0]}) may belong to it; a volume without them could silently lack "
-                    "slices: repair or remove them"
-                )
-            result.series.append(record)
-    result.series.sort(key=lambda r: (r.study_uid, r.series_number or 0, r.input, r.key))
-    _disambiguate(result.series)
-    return result
+    return damaged, orphans
+
+
+def _stack_records(
+    stacks: list[Stack], root: Path, strictness: Strictness, philips_scaling: str
+) -> list[SeriesRecord]:
+    """Phase 3: one record per stack, labelled and explained where a series split."""
+    stacks_of: dict[str, list[Stack]] = defaultdict(list)
+    for stack in stacks:
+        stacks_of[stack.header["series_uid"]].append(stack)
+    out = []
+    for stack in stacks:
+        record = _stack_record(stack, root, strictness, philips_scaling)
+        siblings = stacks_of[record.series_uid]
+        if len(siblings) > 1:
+            _explain_split(record, stack, siblings)
+        out.append(record)
+    return out
+
+
+def _explain_split(record: SeriesRecord, stack: Stack, siblings: list[Stack]) -> None:
+    """Label a stack of a split series, and drop it when it is a lone odd image."""
+    record.stack_label = stack_label(stack, siblings)
+    split = describe_split([s.frames for s in siblings])
+    if record.status is not Status.OK:
+        record.reason = f"{split}; this stack: {record.reason}"
+    elif len(stack.frames) == 1 and any(len(c.frames) > 1 for c in siblings):
+        record.status = Status.DROPPED
+        record.reason = (
+            f"{split}; this stack is a single image that differs "
+            "from the rest of the series, not a volume"
+        )
+    else:
+        record.reason = f"note: {split}; this stack ({record.stack_label}) converted alone"
+
+
+def _refuse_if_damaged(
+    record: SeriesRecord, damaged: dict[str, list[str]], orphans: dict[str, list[str]]
+) -> None:
+    """Phase 4: a volume beside unreadable files of its series could silently lack slices."""
+    if record.status is not Status.OK or record.kind is not SourceKind.DICOM:
+        return
+    bad_files = damaged.get(record.series_uid)
+    near = [f for d in {os.path.dirname(f) for f in record.files} for f in orphans[d]]
+    if bad_files:
+        record.status = Status.FAILED
+        record.reason = (
+            f"{len(bad_files)} file(s) of this series cannot be read (first: "
+            f"{bad_files[0]}); a volume without them could silently lack slices"
+        )
+    elif near:
+        record.status = Status.FAILED
+        record.reason = (
+            f"{len(near)} unreadable DICOM file(s) in the series' folder (first: "
+            f"{near[0]}) may belong to it; a volume without them could silently lack "
+            "slices: repair or remove them"
+        )
 
 
 def _stack_record(
-    frames: list[Frame],
-    header: dict[str, Any],
+    stack: Stack,
     root: Path,
-    skey: tuple[Any, ...],
-    n: int,
     strictness: Strictness,
     philips_scaling: str = "display",
 ) -> SeriesRecord:
+    frames, header = stack.frames, stack.header
     files = sorted({f.path for f in frames})
     record = SeriesRecord(
         input=_common_folder(files, root),
         files=files,
-        key=_key("stack", skey, n),
-        series_uid=header["series_uid"],
-        study_uid=header["study_uid"],
-        modality=header["modality"],
-        description=header["description"],
-        series_number=header["series_number"],
+        key=stack.key,
+        **_series_fields(header),
         n_frames=len(frames),
         patient_key=header.get("patient_key", ""),
         study_date=header.get("study_date", ""),
-        extra={
-            "frames": frames,
-            "header": header,
-            "strictness": strictness.value,
-            "philips_scaling": philips_scaling,
-        },
+        joined_stacks=stack.joined,
+        frames=frames,
+        header=header,
+        strictness=strictness,
+        philips_scaling=philips_scaling,
     )
     try:
-        geom = analyse(frames)
+        geom = analyse_segments(frames) if stack.joined > 1 else analyse(frames)
     except TriageError as err:
         record.status = Status.DROPPED if err.code == "not-a-volume" else Status.FAILED
         record.reason = err.reason
@@ -674,8 +714,15 @@ def _stack_record(
         return record
     first = frames[geom.order[0][0]]
     record.status, record.reason = geometry_status(geom, strictness)
+    record.role = stack_role(frames)
+    problem = next((f.meta["problem"] for f in frames if f.meta.get("problem")), "")
+    if problem:
+        record.status, record.reason = Status.FAILED, problem
     _complete_acquisition(record, first)
-    shape: tuple[int, ...] = (first.cols, first.rows, geom.n_slices)
+    n_slices = geom.n_slices
+    if geom.spacing is Spacing.SEGMENTED:
+        n_slices = int(np.floor(float(geom.offsets[-1]) / geom.step + 1e-6)) + 1
+    shape: tuple[int, ...] = (first.cols, first.rows, n_slices)
     if geom.n_volumes > 1:
         shape = (*shape, geom.n_volumes)
     record.shape = shape
@@ -688,9 +735,20 @@ def _stack_record(
     return record
 
 
+def stack_role(frames: list[Frame]) -> VolumeRole:
+    """What a stack's images are: a stack of "diffusion" frames that are all b = 0 (Philips
+    writes DiffusionBValue 0 on anatomical images) is an ordinary image."""
+    role = frames[0].meta.get("role", VolumeRole.IMAGE)
+    if role is VolumeRole.DIFFUSION and not any(
+        (f.meta.get("DiffusionBValue") or 0) > 0 for f in frames
+    ):
+        return VolumeRole.IMAGE
+    return VolumeRole(role)
+
+
 def _complete_acquisition(record: SeriesRecord, first: Frame) -> None:
     """Fill acquisition parameters that enhanced objects keep in functional groups."""
-    header = dict(record.extra["header"])
+    header = dict(record.header)
     acq = dict(header["acquisition"])
     for key in ("EchoTime", "RepetitionTime", "InversionTime"):
         if key not in acq and first.meta.get(key) is not None:
@@ -701,7 +759,7 @@ def _complete_acquisition(record: SeriesRecord, first: Frame) -> None:
     if "SliceThickness" not in acq and first.slice_thickness:
         acq["SliceThickness"] = first.slice_thickness
     header["acquisition"] = acq
-    record.extra["header"] = header
+    record.header = header
 
 
 def _disambiguate(records: list[SeriesRecord]) -> None:
@@ -716,7 +774,7 @@ def _nifti_record(path: str, root: Path) -> SeriesRecord:
     record = SeriesRecord(
         input=_rel(path, root),
         files=[path],
-        kind="nifti",
+        kind=SourceKind.NIFTI,
         key=_key("nifti", _rel(path, root)),
         description=Path(path).name.split(".")[0],
         study_uid=os.path.dirname(_rel(path, root)),

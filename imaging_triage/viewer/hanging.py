@@ -2,8 +2,10 @@
 
 CT: an axial series reconstructed with a soft-tissue (brain) kernel, thin slices
 preferred; bone-kernel, localizer-like and non-axial series only when nothing else
-exists. MR: FLAIR, then T2, then anything else (T1, DWI, ...). Decided from headers
-alone (description, acquisition parameters, slice orientation), so it is instant.
+exists. MR: the diffusion trace image (DWI) when the study has one (the first look for an
+acute infarct; its ADC map is the next choice), then FLAIR, then T2, then anything else.
+Decided from headers alone (description, acquisition parameters, slice orientation,
+the volume role found at ingest), so it is instant.
 
 Examples
 --------
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from imaging_triage.ingest import SeriesRecord, Status
+from imaging_triage.records import SeriesRecord, Status, VolumeRole
 
 _BONE = re.compile(
     r"bone|\bH6\d|\bH7\d|\bHr[5-9]\d|\bJ70|\bBONEPLUS\b|\blung\b|\bsharp\b|\bYC\b|\bFC30\b",
@@ -40,14 +42,13 @@ def _text(record: SeriesRecord) -> str:
 
 
 def _acquisition(record: SeriesRecord) -> dict[str, Any]:
-    header = record.extra.get("header") if isinstance(record.extra, dict) else None
-    acq = header.get("acquisition") if isinstance(header, dict) else None
+    acq = record.header.get("acquisition") if isinstance(record.header, dict) else None
     return acq if isinstance(acq, dict) else {}
 
 
 def is_axial(record: SeriesRecord) -> bool | None:
     """Whether the series' slices are axial (normal within 30 deg of S-I); None if unknown."""
-    frames = record.extra.get("frames") if isinstance(record.extra, dict) else None
+    frames = record.frames
     if not frames:
         return None
     normal = getattr(frames[0], "normal", None)
@@ -75,6 +76,12 @@ def score(record: SeriesRecord) -> float:
             s += 3.0
         slices = record.shape[2] if len(record.shape) > 2 else record.n_frames
         s += min(slices, 300) / 300.0  # thinner reconstructions have more slices
+    elif record.role is VolumeRole.TRACE:
+        s += 4.0
+    elif record.role in (VolumeRole.ADC, VolumeRole.EADC):
+        s += 3.5
+    elif record.role is VolumeRole.DIFFUSION:
+        s -= 0.5  # the raw 4-D diffusion volumes: the trace shows them better
     else:
         if _FLAIR.search(text) or "InversionTime" in _acquisition(record):
             s += 3.0

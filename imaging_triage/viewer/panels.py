@@ -23,8 +23,8 @@ from imaging_triage.errors import (
     PathOutsideRootError,
     TriageError,
 )
-from imaging_triage.ingest import SeriesRecord
 from imaging_triage.markdownsafe import markdown_safe
+from imaging_triage.records import SeriesRecord, VolumeRole
 from imaging_triage.review import workflow
 from imaging_triage.review.findings import (
     Confidence,
@@ -72,10 +72,23 @@ def plain(text: object) -> str:
 
 
 def series_label(record: SeriesRecord) -> str:
-    """One line naming a series (number, description, modality, shape)."""
+    """One line naming a series: number, description, what tells its stacks apart, shape.
+
+    >>> series_label(SeriesRecord("a", [], series_number=3, description="DWI", modality="MR",
+    ...              role=VolumeRole.TRACE, shape=(128, 128, 24)))
+    '#3 DWI · trace · MR · 128×128×24'
+    """
     number = f"#{record.series_number} " if record.series_number is not None else ""
     shape = "×".join(str(s) for s in record.shape) if record.shape else "?"
-    return f"{number}{record.description or record.input} · {record.modality or 'NIfTI'} · {shape}"
+    parts = [f"{number}{record.description or record.input}"]
+    if record.role is not VolumeRole.IMAGE:
+        parts.append(record.role.value)
+    if record.stack_label:
+        parts.append(record.stack_label)
+    if record.joined_stacks > 1:
+        parts.append(f"{record.joined_stacks} segments joined")
+    parts += [record.modality or "NIfTI", shape]
+    return " · ".join(parts)
 
 
 # -- sidebar and worklist ---------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_effective_config_roundtrip_with_changes(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_real_ct_default_pipeline(realdata: Path, tmp_path: Path) -> None:
-    src = realdata / "dcm_qa_ct"
+    src = realdata / "dcm_qa_ct" / "In" / "Philips"  # the phantom (GE is a real head)
     out = tmp_path / "out"
     code = main(["preprocess", str(src), "-o", str(out), "--jobs", "2", "--quiet"])
     assert code == 0

@@ -7,7 +7,6 @@ independent ``MosaicWrapper`` is the reference for where every voxel lies.
 
 from __future__ import annotations
 
-import struct
 import warnings
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
+from dicomgen import csa2_bytes
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
@@ -26,28 +26,7 @@ with warnings.catch_warnings():
     # nibabel warns on import that its DICOM readers are experimental; they are only our
     # independent reference here
     warnings.simplefilter("ignore", UserWarning)
-    from nibabel.nicom import csareader
     from nibabel.nicom.dicomwrappers import MosaicWrapper
-
-
-def csa2_bytes(tags: dict[str, tuple[str, list[str]]]) -> bytes:
-    """Build a CSA2 ("SV10") header: ``{name: (vr, [values])}``.
-
-    Layout: b"SV10", 4 unused bytes, uint32 n_tags, uint32 77; per tag a 64-byte name,
-    int32 vm, 4-byte vr, int32 syngodt, int32 n_items, int32 77; per item four int32
-    (the second is the item length) then the value bytes padded to 4.
-    """
-    out = bytearray(b"SV10\x04\x03\x02\x01")
-    out += struct.pack("<2I", len(tags), 77)
-    for name, (vr, values) in tags.items():
-        # Siemens writes 6 items (unused ones empty) for scalars, vm items for vectors
-        n_items = max(6, len(values))
-        out += struct.pack("<64si4s3i", name.encode(), len(values), vr.encode(), 0, n_items, 77)
-        for i in range(n_items):
-            payload = (values[i].encode() + b"\0") if i < len(values) else b""
-            out += struct.pack("<4i", len(payload), len(payload), 77, len(payload))
-            out += payload + b"\0" * (-len(payload) % 4)
-    return bytes(out)
 
 
 def make_mosaic(
@@ -131,32 +110,6 @@ def base_frame(ds: Dataset, path: Path) -> Frame:
         slice_thickness=float(ds.SliceThickness),
         meta={"EchoTime": 30.0},
     )
-
-
-def test_csa2_header_parsed_like_nibabel() -> None:
-    raw = csa2_bytes(
-        {
-            "NumberOfImagesInMosaic": ("US", ["36"]),
-            "SliceNormalVector": ("FD", ["0.1", "-0.2", "0.97467943"]),
-            "ImaCoilString": ("LO", ["HEA;HEP"]),
-        }
-    )
-    ours = mosaic.parse_csa(raw)
-    theirs = csareader.read(raw)
-    assert ours["NumberOfImagesInMosaic"] == ["36"]
-    assert ours["ImaCoilString"] == ["HEA;HEP"]
-    assert [float(v) for v in ours["SliceNormalVector"]] == theirs["tags"]["SliceNormalVector"][
-        "items"
-    ]
-    assert csareader.get_n_mosaic(theirs) == 36
-
-
-def test_truncated_csa_header_is_an_error_naming_the_problem() -> None:
-    raw = csa2_bytes({"NumberOfImagesInMosaic": ("US", ["36"])})
-    with pytest.raises(mosaic.CsaError, match=r"truncated|past the end"):
-        mosaic.parse_csa(raw[:100])
-    with pytest.raises(mosaic.CsaError, match="tags"):
-        mosaic.parse_csa(b"SV10\x04\x03\x02\x01" + struct.pack("<2I", 0, 77))
 
 
 def test_is_mosaic_needs_image_type_and_tile_count(tmp_path: Path) -> None:

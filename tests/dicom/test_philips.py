@@ -52,21 +52,68 @@ def test_precise_respects_private_creator_block() -> None:
     assert philips.value_transform(ds, "precise") == pytest.approx((2.0, -10.0))
 
 
-def test_precise_in_enhanced_functional_group_item() -> None:
+def add_per_frame_item(item: Dataset, inner: Dataset, slot: int) -> None:
+    """Put Philips' DD 005 per-frame item into ``item`` with its creator at (2005,00<slot>)."""
+    for n in range(0x10, slot):  # other creators take the slots before
+        item.private_block(0x2005, f"OTHER CREATOR {n}", create=True).add_new(0x0F, "FL", 99.0)
+    block = item.private_block(0x2005, philips.PHILIPS_PER_FRAME_CREATOR, create=True)
+    assert block.block_start == slot << 8
+    block.add_new(philips.PER_FRAME_ELEMENT, "SQ", Sequence([inner]))
+
+
+@pytest.mark.parametrize("slot", [0x10, 0x14])
+def test_precise_in_enhanced_item_with_creator_in_any_block(slot: int) -> None:
+    """Software 11 puts the DD 005 creator at (2005,0010): the item is (2005,100F)."""
     item = Dataset()
     pvt = Dataset()
-    pvt.RescaleSlope, pvt.RescaleIntercept = "4.0", "0"
+    pvt.RescaleSlope, pvt.RescaleIntercept = "4.0", "6"
     item.PixelValueTransformationSequence = Sequence([pvt])
     inner = Dataset()
     inner.private_block(0x2005, philips.PHILIPS_MR_CREATOR, create=True).add_new(0x0E, "FL", 0.125)
-    item.add_new(philips.PHILIPS_PER_FRAME_ITEM, "SQ", Sequence([inner]))
-    assert philips.value_transform(item, "display") == (4.0, 0.0)
-    assert philips.value_transform(item, "precise") == pytest.approx((8.0, 0.0))
+    add_per_frame_item(item, inner, slot)
+    assert (0x2005, (slot << 8) | 0x0F) in item
+    assert philips.value_transform(item, "display") == (4.0, 6.0)
+    slope, intercept = philips.value_transform(item, "precise")
+    stored = np.array([0.0, 10.0, 4095.0])
+    # precise = RescaleSlope-scaled values divided by (RS * private scale slope)
+    expected = (stored * 4.0 + 6.0) / (4.0 * 0.125)
+    np.testing.assert_allclose(stored * slope + intercept, expected, rtol=1e-12)
+
+
+def test_element_of_another_creator_at_the_usual_tag_is_not_read() -> None:
+    """(2005,140F) belonging to someone else is not Philips' per-frame item."""
+    item = Dataset()
+    inner = Dataset()
+    inner.private_block(0x2005, philips.PHILIPS_MR_CREATOR, create=True).add_new(0x0E, "FL", 0.5)
+    for n in range(0x10, 0x14):
+        item.private_block(0x2005, f"OTHER {n}", create=True)
+    item.private_block(0x2005, "NOT PHILIPS", create=True).add_new(0x0F, "SQ", Sequence([inner]))
+    assert (0x2005, 0x140F) in item
+    assert philips.scale_slope(item) is None
 
 
 @pytest.mark.parametrize("ss", [None, 0.0, float("nan")])
-def test_precise_without_usable_private_slope_falls_back_to_display(ss: float | None) -> None:
-    assert philips.value_transform(classic(ss=ss), "precise") == (2.0, -10.0)
+def test_precise_without_usable_private_slope_is_an_error(ss: float | None) -> None:
+    with pytest.raises(philips.PhilipsScalingError, match="precise values cannot be computed"):
+        philips.value_transform(classic(ss=ss), "precise")
+    assert philips.value_transform(classic(ss=ss), "display") == (2.0, -10.0)
+
+
+def test_precise_without_slope_fails_the_series_with_a_reason(tmp_path: Path) -> None:
+    from dicomgen import SeriesSpec, make_dataset
+
+    from imaging_triage.ingest import Status, scan
+
+    spec = SeriesSpec(n=5, rows=6, cols=5, modality="MR", intercept=0.0)
+    for k in range(spec.n):
+        ds = make_dataset(spec, k)
+        ds.Manufacturer = "Philips Medical Systems"
+        pydicom.dcmwrite(tmp_path / f"IM{k}", ds, enforce_file_format=True)
+    (display,) = scan(tmp_path).series
+    assert display.status is Status.OK
+    (precise,) = scan(tmp_path, philips_scaling="precise").series
+    assert precise.status is Status.FAILED and len(precise.files) == spec.n
+    assert "--philips-scaling precise" in precise.reason and "display" in precise.reason
 
 
 def test_missing_or_zero_rescale_means_identity() -> None:
