@@ -79,7 +79,8 @@ class Volume {
     const sliceBytes = nx * ny * bytesPer(this.dtype);
     const done = [];
     this.t0 = performance.now();
-    fetch(url, { cache: "no-store" }).then(async (resp) => {
+    this.controller = new AbortController();
+    fetch(url, { cache: "no-store", signal: this.controller.signal }).then(async (resp) => {
       if (!resp.ok) { throw new Error("volume server answered " + resp.status); }
       const reader = resp.body.getReader();
       // received bytes not yet parsed, kept as a list of chunks (no quadratic copying)
@@ -113,8 +114,13 @@ class Volume {
       this.complete = true;
       this.tComplete = performance.now() - this.t0;
       this.notify();
-    }).catch((err) => { this.error = String(err && err.message || err); this.notify(); });
+    }).catch((err) => {
+      if (err && err.name === "AbortError") { return; }
+      this.error = String(err && err.message || err); this.notify();
+    });
   }
+  // stop receiving (another series replaced this one)
+  close() { if (this.controller) { this.controller.abort(); } this.listeners = []; }
   async inflate(body, first, count, sliceBytes) {
     const stream = new Blob([body]).stream().pipeThrough(new DecompressionStream("gzip"));
     const raw = new Uint8Array(await new Response(stream).arrayBuffer());
@@ -489,6 +495,7 @@ class Engine {
     this.spec = data;
     if (!this.vol || this.vol.key !== data.series.key || this.vol.spec.url !== data.series.url) {
       const v = data.view || {};
+      if (this.vol) { this.vol.close(); }
       this.vol = new Volume(data.series);
       this.vol.listeners.push(() => this.invalidate());
       const [nx, ny, nz] = data.series.shape;
@@ -506,13 +513,18 @@ class Engine {
       this.lastCommand = data.command ? data.command.id : null;
     }
     if (data.compare && (!this.cmp || this.cmp.spec.url !== data.compare.url)) {
+      if (this.cmp) { this.cmp.close(); }
       this.cmpSpec = data.compare; this.cmp = new Volume(data.compare);
       this.cmp.listeners.push(() => this.invalidate());
       this.cmp.load(this.cmp.sliceAtZ(this.vol.world(this.cross)[2]));
       this.compare = true;
-    } else if (!data.compare) { this.cmp = null; this.cmpSpec = null; this.compare = false; }
+    } else if (!data.compare) {
+      if (this.cmp) { this.cmp.close(); }
+      this.cmp = null; this.cmpSpec = null; this.compare = false;
+    }
     const ov = data.overlay;
     if (ov && (!this.overlay || this.overlay.spec.url !== ov.url)) {
+      if (this.overlay) { this.overlay.volume.close(); }
       const vol = new Volume(ov); vol.listeners.push(() => this.invalidate()); vol.load(this.cross[2]);
       this.overlay = { spec: ov, volume: vol, color: ov.color || 0xff3050ff };
     } else if (!ov) { this.overlay = null; }
