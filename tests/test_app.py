@@ -346,15 +346,18 @@ def sample_env(sample_data: Path, tmp_path_factory: pytest.TempPathFactory) -> t
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "study",
-    ["02_ct_sdh", "05_mr_tumor", "06_ct_tilt_sdh", "stacks"],
+    ["02_ct_sdh", "05_mr_tumor", "06_ct_tilt_sdh", "stacks", "GE"],
 )
 def test_no_widget_order_raises(
     study: str,
     sample_env: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     data, _ = sample_env
+    if study == "GE":  # the real GE head CT in two tilted segments (it crashed the old page)
+        data = request.getfixturevalue("realdata") / "dcm_qa_ct" / "In"
     if study == "stacks":
         from dicomgen import SeriesSpec, write_series
 

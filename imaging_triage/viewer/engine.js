@@ -35,10 +35,12 @@ const STYLE = `
 .it-view[data-active=true]{box-shadow:inset 0 0 0 1px #5b9be0}
 .it-view canvas{position:absolute;left:0;top:0;width:100%;height:100%;cursor:crosshair}
 .it-ann{position:absolute;color:#e8e8e8;text-shadow:0 0 3px #000,0 0 2px #000;white-space:pre;pointer-events:none;font:12px/1.25 ui-monospace,monospace}
-.it-tl{left:6px;top:4px}.it-tr{right:6px;top:4px;text-align:right}.it-bl{left:6px;bottom:4px}.it-br{right:6px;bottom:4px;text-align:right}
+.it-tl{left:6px;top:4px}.it-tr{right:16px;top:4px;text-align:right}.it-bl{left:6px;bottom:4px}.it-br{right:16px;bottom:4px;text-align:right}
 .it-or{position:absolute;color:#7fe0ff;font:bold 15px system-ui;text-shadow:0 0 3px #000;pointer-events:none}
-.it-ol{left:4px;top:50%;transform:translateY(-50%)}.it-orr{right:4px;top:50%;transform:translateY(-50%)}
+.it-ol{left:4px;top:50%;transform:translateY(-50%)}.it-orr{right:16px;top:50%;transform:translateY(-50%)}
 .it-ot{top:4px;left:50%;transform:translateX(-50%)}.it-ob{bottom:4px;left:50%;transform:translateX(-50%)}
+.it-scroll{position:absolute;right:0;top:24px;bottom:24px;width:12px;background:rgba(255,255,255,0.06);cursor:ns-resize}
+.it-thumb{position:absolute;left:2px;right:2px;height:14px;margin-top:-7px;border-radius:3px;background:rgba(120,180,255,0.7);pointer-events:none}
 .it-info{padding:8px;white-space:pre-wrap;font:12px/1.4 ui-monospace,monospace;color:#ccc;overflow:auto}
 .it-meas{font:12px/1.4 ui-monospace,monospace;color:#cfc;padding:2px 4px;white-space:pre-wrap}
 `;
@@ -190,6 +192,10 @@ class View {
     const mk = (cls) => { const d = document.createElement("div"); d.className = cls; el.appendChild(d); return d; };
     this.ann = { tl: mk("it-ann it-tl"), tr: mk("it-ann it-tr"), bl: mk("it-ann it-bl"), br: mk("it-ann it-br") };
     this.ori = { l: mk("it-or it-ol"), r: mk("it-or it-orr"), t: mk("it-or it-ot"), b: mk("it-or it-ob") };
+    // a slice scroll bar on the right edge (top = last slice: superior, anterior or left)
+    this.track = mk("it-scroll"); this.thumb = document.createElement("div");
+    this.thumb.className = "it-thumb"; this.track.appendChild(this.thumb);
+    this.track.setAttribute("role", "scrollbar"); this.track.setAttribute("aria-orientation", "vertical");
     this.el = el; this.canvas = canvas; this.ctx = canvas.getContext("2d");
     this.off = document.createElement("canvas"); this.offCtx = this.off.getContext("2d");
     this.offKey = ""; this.drag = null;
@@ -226,6 +232,17 @@ class View {
   }
   bind() {
     const el = this.el, e = this.engine;
+    const seek = (ev) => {
+      const box = this.track.getBoundingClientRect(), n = this.nSlices();
+      const f = clamp((ev.clientY - box.top) / Math.max(1, box.height), 0, 1);
+      e.seek(this, Math.round((1 - f) * (n - 1)));
+    };
+    this.track.addEventListener("pointerdown", (ev) => {
+      ev.stopPropagation(); ev.preventDefault(); e.setActive(this);
+      this.track.setPointerCapture(ev.pointerId); this.seeking = true; seek(ev);
+    });
+    this.track.addEventListener("pointermove", (ev) => { if (this.seeking) { ev.stopPropagation(); seek(ev); } });
+    this.track.addEventListener("pointerup", (ev) => { ev.stopPropagation(); this.seeking = false; });
     el.addEventListener("contextmenu", (ev) => ev.preventDefault());
     el.addEventListener("pointerenter", () => e.setActive(this));
     el.addEventListener("wheel", (ev) => {
@@ -451,6 +468,8 @@ class View {
     set("series", vol.key); set("zoom", this.zoom.toFixed(3)); set("plane", this.plane);
     set("origin", `${L.ox.toFixed(2)},${L.oy.toFixed(2)}`); set("scale", `${L.sx.toFixed(5)},${L.sy.toFixed(5)}`);
     set("loaded", vol.complete ? "true" : "false"); set("ready", ready ? "true" : "false");
+    this.thumb.style.top = `${(1 - slice / Math.max(1, n - 1)) * 100}%`;
+    this.track.setAttribute("aria-valuenow", String(slice + 1)); this.track.setAttribute("aria-valuemax", String(n));
     el.setAttribute("aria-label", `${this.name} view, slice ${slice + 1} of ${n}, window ${win}`);
   }
 }
@@ -621,6 +640,13 @@ class Engine {
     const v = view || this.active || Object.values(this.views)[0];
     const axis = PLANES[v.plane].axis, max = this.vol.shape[axis] - 1;
     const c = this.cross.slice(); c[axis] = clamp(c[axis] + n, 0, max);
+    this.cross = c; this.invalidate(); this.saveUrl();
+  }
+  seek(view, index) {
+    const v = view || this.active;
+    if (v.which === "compare") { return; }
+    const axis = PLANES[v.plane].axis;
+    const c = this.cross.slice(); c[axis] = clamp(index, 0, this.vol.shape[axis] - 1);
     this.cross = c; this.invalidate(); this.saveUrl();
   }
   jump(view, where) {

@@ -229,6 +229,16 @@ def test_keys_and_wheel_scroll_every_step(page: Any, server: Server, sdh: Sdh) -
     page.keyboard.press("ArrowUp")  # clamped at the last slice
     page.keyboard.press("PageDown")
     expect(view).to_have_attribute("data-slice", str(n - 11))
+    # the scroll bar on the view's right edge: top is the last slice, bottom the first
+    track = view.locator(".it-scroll").bounding_box()
+    x = track["x"] + track["width"] / 2
+    page.mouse.move(x, track["y"] + track["height"] - 1)
+    page.mouse.down()
+    expect(view).to_have_attribute("data-slice", "0")
+    page.mouse.move(x, track["y"] + track["height"] / 2, steps=4)
+    page.mouse.move(x, track["y"] + 1, steps=4)
+    page.mouse.up()
+    expect(view).to_have_attribute("data-slice", str(n - 1))
 
 
 def test_window_drag_presets_zoom_and_layouts(page: Any, server: Server) -> None:
