@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deidentify": ("deidentify", "write a de-identified copy of a DICOM tree"),
     "export": ("export", "export review findings and study outcomes"),
     "samples": ("samples", "regenerate the synthetic sample studies"),
+    "verify": ("verify", "check a review database for tampering (schema, audit chain, rows)"),
 }
 
 

@@ -90,6 +90,12 @@ class StoreError(TriageError, RuntimeError):
     code = "store"
 
 
+class StoreTamperedError(StoreError):
+    """The review database was altered outside imaging-triage (schema, audit chain, rows)."""
+
+    code = "store-tampered"
+
+
 class PathOutsideRootError(TriageError, PermissionError):
     """A path resolves outside the configured data roots."""
 
