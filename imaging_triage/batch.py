@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
-from imaging_triage.csvsafe import spreadsheet_safe
+from imaging_triage.csvsafe import read_rows, spreadsheet_safe
 from imaging_triage.errors import ConfigError, NotAVolumeError, TriageError, UnsupportedError
 from imaging_triage.ingest import ScanResult, SeriesRecord, Status
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, param_hash
@@ -319,9 +319,8 @@ class Manifest:
 
 
 def read_manifest(path: str | Path) -> list[dict[str, str]]:
-    """Read a ``manifest.csv`` as a list of dicts (column -> text)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    """Read a ``manifest.csv`` as a list of dicts (column -> text), any cell length."""
+    return read_rows(path)
 
 
 class Progress:

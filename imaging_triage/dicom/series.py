@@ -24,7 +24,13 @@ from imaging_triage.dicom import mosaic, multiframe, philips
 from imaging_triage.dicom.discover import FileKind, is_dicomdir, read_header, walk
 from imaging_triage.dicom.frame import Frame
 from imaging_triage.dicom.geometry import Spacing, StackGeometry, analyse, same_orientation
-from imaging_triage.errors import InputError, NotDicomError, TriageError, UnsupportedError
+from imaging_triage.errors import (
+    InputError,
+    NotDicomError,
+    ResourceLimitError,
+    TriageError,
+    UnsupportedError,
+)
 from imaging_triage.ingest import ScanResult, SeriesRecord, Status, Strictness
 
 logger = logging.getLogger(__name__)
@@ -477,7 +483,7 @@ def scan_tree(
         except NotDicomError:
             result.skipped_files += 1
             continue
-        except InputError as err:
+        except (InputError, ResourceLimitError) as err:
             result.unreadable.append((_rel(found.path, root), err.reason))
             result.series.append(
                 SeriesRecord(
