@@ -9,6 +9,7 @@ SIZ) or the RLE header, and refuses a frame that disagrees with the header.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterable
 
@@ -95,7 +96,7 @@ def check_rle(data: bytes, segments: int, path: str) -> None:
             path=path,
         )
     offsets = header[1 : 1 + count]
-    if offsets[0] != 64 or any(b <= a for a, b in zip(offsets, offsets[1:], strict=False)):
+    if not offsets or offsets[0] != 64 or any(b <= a for a, b in itertools.pairwise(offsets)):
         raise PixelDataError("RLE segment offsets out of order; the stream is damaged", path=path)
     if offsets[-1] >= len(data):
         raise PixelDataError("RLE segment offset past the end of the frame", path=path)

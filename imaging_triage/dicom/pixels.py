@@ -109,9 +109,9 @@ def _check_codestreams(
     ts = str(ds.file_meta.TransferSyntaxUID)
     rle_segments = samples * max(bits, 8) // 8 if ts == _RLE_LOSSLESS else None
     try:
-        checked = codestream.check_fragments(
-            generate_fragments(ds.PixelData), rows, cols, path, rle_segments=rle_segments
-        )
+        fragments = generate_fragments(ds.PixelData)
+        next(fragments, None)  # the Basic Offset Table item (possibly empty)
+        checked = codestream.check_fragments(fragments, rows, cols, path, rle_segments=rle_segments)
     except PixelDataError:
         raise
     except (ValueError, TypeError, struct_error) as err:
