@@ -584,17 +584,17 @@ def _with_description(text: str, modality: str | None = None) -> Callable[[Any],
     return fn
 
 
-def hostile_cases() -> Iterator[Case]:
+def hostile_cases(bomb_bytes: int = BOMB_BYTES) -> Iterator[Case]:
     """The trust round 2 family (issue 11): decompression bombs, codestreams declaring
     another size than the header, a damaged RLE stream, NIfTI headers declaring more than
     the limit or the file holds, non-UTF-8 folder names, huge and control-character header
     strings. Every case must end ``ok`` or ``typed`` with memory under the limit."""
-    bomb = _deflate_bomb(BOMB_BYTES)
+    bomb = _deflate_bomb(bomb_bytes)
     yield Case("hostile", "deflate-bomb", {"bomb.dcm": bomb})
     import gzip
 
     yield Case("hostile", "gz-deflate-bomb", {"bomb.dcm.gz": gzip.compress(bomb, mtime=0)})
-    yield Case("hostile", "gzip-bomb", {"bomb.dcm.gz": _gzip_bomb(BOMB_BYTES)})
+    yield Case("hostile", "gzip-bomb", {"bomb.dcm.gz": _gzip_bomb(bomb_bytes)})
     yield Case("hostile", "deflate-small-ok", {"small.dcm": _deflate_bomb(64 * 64 * 2)})
     j2k = _testfile("MR_small_jp2klossless.dcm")
     siz = b"\xff\x4f\xff\x51"

@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -32,6 +33,10 @@ logger = logging.getLogger(__name__)
 #: the environment variable: "1" always isolate, "0" never, unset: isolate unless we
 #: already are a worker process
 ENV_VAR = "IMAGING_TRIAGE_ISOLATE_DECODERS"
+
+#: seconds one decode may take in the worker before it is killed (a decoder stuck on a
+#: hostile stream); ``IMAGING_TRIAGE_DECODE_TIMEOUT`` overrides
+DECODE_TIMEOUT_S = float(os.environ.get("IMAGING_TRIAGE_DECODE_TIMEOUT", "300"))
 
 #: address space granted to the worker on top of twice the memory limit (interpreter,
 #: libraries, thread stacks)
@@ -78,9 +83,12 @@ def _get_pool(max_bytes: int) -> ProcessPoolExecutor:
     return _pool
 
 
-def _discard_pool() -> None:
+def _discard_pool(kill: bool = False) -> None:
     global _pool
     if _pool is not None:
+        if kill:  # a stuck decoder never returns: end the worker itself
+            for process in list(getattr(_pool, "_processes", {}).values()):
+                process.kill()
         _pool.shutdown(wait=False, cancel_futures=True)
         _pool = None
 
@@ -91,7 +99,13 @@ def shutdown() -> None:
         _discard_pool()
 
 
-def run(func: Callable[..., Any], *args: Any, path: str, max_bytes: int) -> Any:
+def run(
+    func: Callable[..., Any],
+    *args: Any,
+    path: str,
+    max_bytes: int,
+    timeout_s: float | None = None,
+) -> Any:
     """Call ``func(*args)`` in the isolated worker and return its result.
 
     Parameters
@@ -102,19 +116,32 @@ def run(func: Callable[..., Any], *args: Any, path: str, max_bytes: int) -> Any:
         The file being decoded, for the error message.
     max_bytes : int
         The memory limit; the worker's address space is derived from it.
+    timeout_s : float, optional
+        How long to wait (default :data:`DECODE_TIMEOUT_S`); then the worker is killed.
 
     Raises
     ------
     PixelDataError
-        The worker died (decoder abort, memory limit); the worker is replaced.
+        The worker died (decoder abort, memory limit) or took longer than the timeout;
+        the worker is replaced.
     Exception
         Whatever ``func`` raised, re-raised here.
     """
     with _lock:
         pool = _get_pool(max_bytes)
         future = pool.submit(func, *args)
+    limit = DECODE_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        return future.result()
+        return future.result(timeout=limit)
+    except FutureTimeout as err:
+        with _lock:
+            if _pool is pool:
+                _discard_pool(kill=True)
+        raise PixelDataError(
+            f"the pixel decoder did not finish within {limit:g} s on this file and was "
+            "stopped; it is damaged or hostile: re-export the series from the archive",
+            path=path,
+        ) from err
     except BrokenProcessPool as err:
         with _lock:
             if _pool is pool:
