@@ -33,6 +33,7 @@ from imaging_triage.review.store import ReviewStore
 from imaging_triage.roots import DataRoots, resolve_settings
 from imaging_triage.viewer import components
 from imaging_triage.viewer.hanging import default_series
+from imaging_triage.viewer.hostcheck import host_refusal
 from imaging_triage.viewer.loader import OpenSeries, open_series
 from imaging_triage.viewer.render import CONVENTION, Plane, fraction_to_voxel, render_slice
 from imaging_triage.viewer.window import Preset, Window
@@ -602,6 +603,10 @@ def default_data() -> Path:
 def main() -> None:
     """Lay out the page."""
     st.set_page_config(page_title="imaging-triage review", layout="wide")
+    refusal = host_refusal(st.context.headers, st.get_option("server.address"))
+    if refusal:  # DNS rebinding: nothing but the refusal (SECURITY.md)
+        st.error(refusal)
+        st.stop()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     st.title("Headache imaging triage: review")
