@@ -73,6 +73,10 @@ def configure_logging(verbosity: int) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    from imaging_triage import logsafe
+
+    # handled library failures as one line (tracebacks with -vv), header text printable
+    logsafe.install(keep_tracebacks=verbosity >= 2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import tempfile
 import zlib
@@ -148,6 +149,33 @@ def _atomic_target(path: Path) -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+
+
+#: names of our temporary files (see :func:`_atomic_target`): ``.NAME.RANDOM.tmpSUFFIXES``
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)*$")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that killed runs left under ``folder``; return them.
+
+    Only files named as :func:`atomic_write_bytes` names its temporaries
+    (``.NAME.RANDOM.tmp.nii.gz`` and the like) are removed, and only inside ``folder``;
+    call it at the start of a run into ``folder`` (two runs must not write into the same
+    folder at once: the second would also remove the first's temporaries).
+    """
+    removed = []
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            if _TEMPORARY.match(name):
+                path = Path(dirpath) / name
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(path)
+    if removed:
+        logger.info("removed %d temporary file(s) left by an earlier run", len(removed))
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:

@@ -65,3 +65,27 @@ def test_csv_cells_escape_non_utf8_names_and_read_back_any_length(tmp_path: Path
     path.write_text("input,description\nx," + "A" * 200_000 + "\n", encoding="utf-8")
     (row,) = read_rows(path)
     assert len(row["description"]) == 200_000
+
+
+def test_stale_temporaries_of_killed_runs_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    import os
+
+    from imaging_triage.volume import _atomic_target, remove_stale_temporaries
+
+    (tmp_path / "s1").mkdir()
+    stale = [
+        tmp_path / "s1" / ".image.nii.gz.k2j4_x9a.tmp.nii.gz",
+        tmp_path / ".manifest.csv.abcd1234.tmp.csv",
+    ]
+    kept = [
+        tmp_path / "s1" / "image.nii.gz",
+        tmp_path / "s1" / ".hidden_notes.txt",
+        tmp_path / "s1" / "x.tmp.nii.gz",
+    ]
+    for path in stale + kept:
+        path.write_bytes(b"")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted(stale)
+    assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)
+    fd, name = _atomic_target(tmp_path / "b.nii.gz")  # what a killed writer leaves
+    os.close(fd)
+    assert remove_stale_temporaries(tmp_path) == [Path(name)]
