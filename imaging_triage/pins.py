@@ -23,14 +23,12 @@ class Minimum:
 MINIMUM_VERSIONS: dict[str, Minimum] = {
     m.distribution: m
     for m in (
-        Minimum(
-            "pydicom", "3.0.2", "advisory published for older versions, fixed in 3.0.2 (issue 11)"
-        ),
+        Minimum("pydicom", "3.0.2", "older versions have a published advisory (issue 11)"),
         Minimum("pillow", "10.3.0", "advisory CVE-2024-28219 (buffer overflow), fixed in 10.3.0"),
         Minimum(
             "dask",
             "2026.1.0",
-            "advisory published for older versions, fixed in 2026.1.0 (issue 11)",
+            "older versions have a published advisory (issue 11)",
         ),
         Minimum("streamlit", "1.54", "1.54.0 fixes path traversal (SSRF) in component files"),
         Minimum("numpy", "1.26", "oldest version tested"),
