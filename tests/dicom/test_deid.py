@@ -16,8 +16,8 @@ from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 
 from imaging_triage.dicom import deid
-from imaging_triage.dicom.deid import table as deid_table
 from imaging_triage.dicom.deid import DeidConfig, FileStatus, deidentify_tree
+from imaging_triage.dicom.deid import table as deid_table
 from imaging_triage.errors import ConfigError
 from imaging_triage.ingest import Status, load, scan
 

@@ -55,7 +55,7 @@ def resolve_action(code: str) -> Action:
         return RESOLVE[code]
     except KeyError as err:
         raise ConfigError(
-            f"unknown de-identification action {code!r}; update RESOLVE in imaging_triage/dicom/deid/actions.py",
+            f"unknown de-identification action {code!r}; update RESOLVE in dicom/deid/actions.py",
             code="deid-table",
         ) from err
 
