@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from tests.test_fuzz import fuzz
+from test_fuzz import fuzz
 
 #: the memory limit the processes run with
 MAX_BYTES = 64 * 1024**2

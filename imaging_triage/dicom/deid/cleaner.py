@@ -8,18 +8,21 @@ from typing import Any
 
 from imaging_triage.dicom.deid import table as deid_table
 from imaging_triage.dicom.deid.actions import Action, table_action
-from imaging_triage.dicom.deid.allowlist import KEEP_UNLISTED_TEXT
+from imaging_triage.dicom.deid.allowlist import KEEP_UNLISTED
 from imaging_triage.dicom.deid.burned_in import burned_in_reason, clear_unused_pixel_bits
 from imaging_triage.dicom.deid.config import DeidConfig
 from imaging_triage.dicom.deid.dates import shifted
-from imaging_triage.dicom.deid.keys import UidMapper, is_class_uid, is_well_known_uid, uid_like
+from imaging_triage.dicom.deid.keys import UidMapper, is_well_known_uid
 from imaging_triage.dicom.deid.private import CSA_CREATOR, CSA_IMAGE_OFFSET, SAFE_PRIVATE, scrub_csa
-from imaging_triage.dicom.deid.values import TEXT_VRS, as_list, dummy_value, empty_value
+from imaging_triage.dicom.deid.values import NUMERIC_VRS, as_list, dummy_value, empty_value
 from imaging_triage.errors import (
     DeidentificationError,
 )
 
 logger = logging.getLogger(__name__)
+
+#: value representations of the safe private elements kept (numbers and sequences)
+_SAFE_PRIVATE_VRS = NUMERIC_VRS | {"DS", "IS", "SQ"}
 
 
 class Cleaner:
@@ -51,8 +54,8 @@ class Cleaner:
         """Tags of ``ds`` (this level only) listed in :data:`SAFE_PRIVATE`, creators included,
         each with its (creator, element offset); the offset of a creator element is -1.
 
-        Text values are never kept; a listed element stored as ``UN`` (content unknown to
-        the parser) is kept only in the Siemens CSA block, whose binary header
+        Only numbers and sequences are kept; bytes (``OB``, ``UN``: content unknown to the
+        parser, possibly text) only in the Siemens CSA block, whose binary header
         :func:`scrub_csa` cleans.
         """
         elements = {int(e.tag): e for e in ds}
@@ -68,9 +71,10 @@ class Cleaner:
             for offset in offsets:
                 wanted = (group << 16) | (element << 8) | offset
                 found = elements.get(wanted)
-                if found is None or found.VR in TEXT_VRS or found.VR in ("CS", "AS"):
-                    continue  # only numbers, sequences and the CSA blob are kept
-                if found.VR != "UN" or creator == CSA_CREATOR:
+                if found is None:
+                    continue
+                csa_blob = creator == CSA_CREATOR and offset == CSA_IMAGE_OFFSET
+                if found.VR in _SAFE_PRIVATE_VRS or csa_blob:
                     keep[wanted] = (creator, offset)
                     keep[tag] = (creator, -1)
         return keep
@@ -118,22 +122,23 @@ class Cleaner:
                 elem.value = dummy_value(elem)
 
     def unlisted(self, ds: Any, elem: Any) -> None:
+        """An attribute the table does not list: UIDs mapped (registered class UIDs kept),
+        dates shifted or removed, anything else kept only if :data:`KEEP_UNLISTED` has it."""
         vr = elem.VR
-        if vr == "SQ":
-            self.items(elem)
-        elif vr == "UI":
-            if not (is_class_uid(elem) and uid_like(elem.value)):
-                self.map_uids(elem)
+        if vr == "UI":
+            self.map_uids(elem)  # a ...ClassUID holding an instance-like UID is mapped too
         elif vr in ("DA", "DT"):
             if self.config.date_shift_days is not None:
                 elem.value = shifted(elem, self.config.date_shift_days)
             else:
                 del ds[elem.tag]
-        elif vr == "UN" or (
-            self.config.remove_unlisted_text
-            and vr in TEXT_VRS
-            and int(elem.tag) not in KEEP_UNLISTED_TEXT
-        ):
+        elif int(elem.tag) in KEEP_UNLISTED or not self.config.remove_unlisted_text:
+            if vr == "UN":  # content unknown to the parser: cannot be checked
+                del ds[elem.tag]
+                self.removed_unlisted += 1
+            elif vr == "SQ":
+                self.items(elem)
+        else:
             del ds[elem.tag]
             self.removed_unlisted += 1
 
@@ -159,7 +164,7 @@ def _method_values(config: DeidConfig) -> list[str]:
         "dates shifted" if config.date_shift_days is not None else "dates removed",
     ]
     if config.remove_unlisted_text:
-        values.append("unlisted free text removed")
+        values.append("unlisted attributes removed but an allow list")
     if config.keep_safe_private:
         values[2] = "private attributes removed except a safe list"
     return values

@@ -24,7 +24,8 @@ class DeidConfig:
     allow_burned_in : bool
         Write images that may carry burned-in identity instead of quarantining them.
     remove_unlisted_text : bool
-        Remove free-text attributes that the table does not list (see module docstring).
+        Remove attributes that the table does not list, except the allow list
+        :data:`~imaging_triage.dicom.deid.allowlist.KEEP_UNLISTED` (see the package docstring).
     keep_safe_private : bool
         Keep the private elements of :data:`SAFE_PRIVATE` (and their creators), which some
         vendors' series need to convert (Siemens mosaics, GE diffusion); off by default:

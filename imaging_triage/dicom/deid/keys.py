@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
-from typing import Any
-
-from imaging_triage.dicom.deid.values import as_list
 
 #: UID root of UUID-derived UIDs (PS3.5 B.2); the suffix is a 128-bit integer
 UID_ROOT = "2.25."
@@ -57,20 +53,6 @@ class UidMapper:
             new = keyed_uid(self._key, original)
             self.mapping[original] = new
         return new
-
-
-#: UI attributes not listed in the table whose values name classes, not instances
-CLASS_UID_SUFFIXES = ("ClassUID", "SyntaxUID", "SchemeUID", "ResourceUID", "ContextUID")
-
-
-def is_class_uid(elem: Any) -> bool:
-    keyword = str(elem.keyword or "")
-    return keyword.endswith(CLASS_UID_SUFFIXES)
-
-
-def uid_like(value: Any) -> bool:
-    """Whether every value is made of digits and dots only (as a UID must be)."""
-    return all(re.fullmatch(r"[0-9.]*", str(v).strip().rstrip("\x00")) for v in as_list(value))
 
 
 def is_well_known_uid(uid: str) -> bool:
