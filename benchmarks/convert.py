@@ -10,7 +10,9 @@ whole-process wall time (median of ``--repeat`` runs, after one warm-up run that
 the page cache) and peak resident memory (``ru_maxrss`` of the process and its
 descendants, from ``wait4``). All three write gzipped NIfTI (dcm2niix ``-z y``,
 dicom2nifti's default, ours ``.nii.gz``). Our converter runs with ``--jobs 1`` so the
-comparison is one core against one core.
+comparison is one core against one core; ``imaging-triage-inline`` is ours with the native
+decoders run inline (``IMAGING_TRIAGE_ISOLATE_DECODERS=0``), so the RLE rows show what the
+decoder isolation costs (issue 11).
 
 Printed: a table with the times, the peak RSS, and the ratios ours/dcm2niix and
 ours/dicom2nifti. Targets (issue 2): within 2x of dcm2niix, faster than dicom2nifti,
@@ -50,8 +52,14 @@ class Row:
     ok: bool
 
 
-def generate_ct(folder: Path, slices: int, size: int = 512, seed: int = 0) -> float:
-    """Write a synthetic int16 axial CT series; return its in-memory size in MB."""
+def generate_ct(
+    folder: Path, slices: int, size: int = 512, seed: int = 0, syntax: str | None = None
+) -> float:
+    """Write a synthetic int16 axial CT series; return its in-memory size in MB.
+
+    With ``syntax`` (a transfer syntax UID, e.g. RLE Lossless) the pixel data are
+    compressed, so that the native decoders (and their isolation) are measured.
+    """
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -87,6 +95,8 @@ def generate_ct(folder: Path, slices: int, size: int = 512, seed: int = 0) -> fl
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
         ds.RescaleSlope, ds.RescaleIntercept = 1, 0
         ds.PixelData = np.round(hu).astype(np.int16).tobytes()
+        if syntax is not None:
+            ds.compress(syntax)
         pydicom.dcmwrite(folder / f"IM{k:05d}", ds, enforce_file_format=True)
     return size * size * slices * 2 / 1e6
 
@@ -105,6 +115,20 @@ def tools(src: Path, out: Path) -> dict[str, list[str]]:
     """The command of each tool converting ``src`` into ``out``."""
     return {
         "imaging-triage": [
+            str(BIN / "imaging-triage"),
+            "convert",
+            str(src),
+            "-o",
+            str(out),
+            "--jobs",
+            "1",
+            "--quiet",
+            "--force",
+        ],
+        # the same with the native decoders inline: the cost of their isolation (issue 11)
+        "imaging-triage-inline": [
+            "env",
+            "IMAGING_TRIAGE_ISOLATE_DECODERS=0",
             str(BIN / "imaging-triage"),
             "convert",
             str(src),
@@ -142,7 +166,7 @@ def bench(name: str, src: Path, volume_mb: float, repeat: int, work: Path) -> li
 def report(rows: list[Row]) -> str:
     """The table, with ratios against the references measured in the same run."""
     lines = [
-        f"{'series':<28} {'tool':<15} {'seconds':>8} {'peak MB':>8} {'vs dcm2niix':>11} "
+        f"{'series':<28} {'tool':<21} {'seconds':>8} {'peak MB':>8} {'vs dcm2niix':>11} "
         f"{'vs dicom2nifti':>14} {'RSS/volume':>10}"
     ]
     for name in dict.fromkeys(r.series for r in rows):
@@ -151,7 +175,7 @@ def report(rows: list[Row]) -> str:
             d = group.get("dcm2niix")
             p = group.get("dicom2nifti")
             lines.append(
-                f"{name:<28} {r.tool:<15} {r.seconds:>8.2f} {r.peak_rss_mb:>8.0f} "
+                f"{name:<28} {r.tool:<21} {r.seconds:>8.2f} {r.peak_rss_mb:>8.0f} "
                 f"{r.seconds / d.seconds if d else float('nan'):>10.2f}x "
                 f"{r.seconds / p.seconds if p else float('nan'):>13.2f}x "
                 f"{r.peak_rss_mb / r.volume_mb:>9.2f}x" + ("" if r.ok else "  (FAILED)")
@@ -165,20 +189,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slices", type=int, default=300, help="slices of the generated CT")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per tool")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--rle-slices", type=int, default=100, help="slices of the generated RLE CT (0: none)"
+    )
+    parser.add_argument("--only", choices=("generated", "rle", "real"), help="one input only")
     args = parser.parse_args(argv)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="it-bench-") as tmp:
         work = Path(tmp)
-        gen = work / "generated"
-        mb = generate_ct(gen, args.slices)
-        rows += bench(f"generated 512x512x{args.slices}", gen, mb, args.repeat, work / "out")
+        if args.only in (None, "generated"):
+            gen = work / "generated"
+            mb = generate_ct(gen, args.slices)
+            rows += bench(f"generated 512x512x{args.slices}", gen, mb, args.repeat, work / "out")
+        if args.rle_slices and args.only in (None, "rle"):
+            from pydicom.uid import RLELossless
+
+            rle = work / "generated-rle"
+            mb = generate_ct(rle, args.rle_slices, syntax=RLELossless)
+            name = f"RLE 512x512x{args.rle_slices}"
+            rows += bench(name, rle, mb, args.repeat, work / "out")
         real = REALDATA / "dcm_qa_ct/In/Philips/S21570/S2010"
-        if real.is_dir():
+        if real.is_dir() and args.only in (None, "real"):
             rows += bench(
                 "real CT 512x512x28", real, 512 * 512 * 28 * 2 / 1e6, args.repeat, work / "out"
             )
         tilted = REALDATA / "dcm_qa_ct/In/Philips/S21610/S2010"
-        if tilted.is_dir():
+        if tilted.is_dir() and args.only in (None, "real"):
             rows += bench(
                 "real tilted CT 512x512x54",
                 tilted,
