@@ -159,7 +159,9 @@ def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArra
     frames, rows, cols, samples = declared_shape(ds)
     plugin = decoding_plugin(ds) if _is_compressed(ds, path) else None
     if plugin is not None and isolate.enabled():
-        arr = isolate.run(_pixel_array, ds, path, plugin, path=path, max_bytes=max_bytes)
+        arr = isolate.run(
+            _decode_minimal, _minimal(ds), path, plugin, path=path, max_bytes=max_bytes
+        )
     else:
         arr = _pixel_array(ds, path, plugin)
     arr = np.asarray(arr)
@@ -215,3 +217,40 @@ def _pixel_array(ds: Any, path: str, plugin: str | None) -> npt.NDArray[Any]:
             "the series uncompressed",
             path=path,
         ) from err
+
+
+#: what a decoder reads besides the pixel data: all the isolated worker is sent
+_PIXEL_KEYWORDS = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PhotometricInterpretation",
+    "PlanarConfiguration",
+    "NumberOfFrames",
+    "PixelData",
+)
+
+
+def _minimal(ds: Any) -> tuple[str, dict[str, Any]]:
+    """The transfer syntax and the pixel module of ``ds``, cheap to send to a process."""
+    values = {k: ds[k].value for k in _PIXEL_KEYWORDS if k in ds}
+    return str(ds.file_meta.TransferSyntaxUID), values
+
+
+def _decode_minimal(
+    minimal: tuple[str, dict[str, Any]], path: str, plugin: str
+) -> npt.NDArray[Any]:
+    """Rebuild the pixel module from :func:`_minimal` and decode it (in the worker)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+    syntax, values = minimal
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = syntax
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    return _pixel_array(ds, path, plugin)
