@@ -246,11 +246,12 @@ def _decode_minimal(
 ) -> npt.NDArray[Any]:
     """Rebuild the pixel module from :func:`_minimal` and decode it (in the worker)."""
     from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import UID
 
     syntax, values = minimal
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = syntax
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
     for keyword, value in values.items():
         setattr(ds, keyword, value)
     return _pixel_array(ds, path, plugin)
