@@ -16,14 +16,16 @@ What is done to every dataset (and, recursively, to every item of every kept seq
   first (:func:`scrub_csa`: every field outside :data:`CSA_KEEP` zeroed);
 * values that do not match their VR (text in a DS/IS field, letters in a date) are removed;
   a file whose geometry or pixel description does not parse is refused;
-* beyond the table (the profile keeps unlisted attributes; this module does not trust that
-  a vendor left no name in them): free-text attributes (PN, LO, SH, LT, ST, UT, UC, UR, AE) that
-  the table does not list are removed, except the technical ones in :data:`KEEP_UNLISTED_TEXT`
-  that describe the acquisition; unknown attributes of VR ``UN`` are removed;
+* beyond the table (the profile keeps unlisted attributes; this package does not trust that
+  a vendor left no name in them, whatever the VR): an attribute the table does not list is
+  removed unless it is on the allow list
+  (:data:`~imaging_triage.dicom.deid.allowlist.KEEP_UNLISTED`: what a converter or the
+  viewer needs, e.g. the pixel description, geometry, acquisition parameters, functional
+  groups, coded concepts), at every depth; unlisted ``UN`` attributes are always removed;
 * UIDs are replaced by ``2.25.<int>`` derived from an HMAC-SHA-256 of the original UID with a
   secret key (:class:`UidMapper`): the same key gives the same UIDs, so study, series and frame
-  of reference grouping survive across files and runs; well-known UIDs (SOP classes, transfer
-  syntaxes) and ``...ClassUID`` attributes are kept;
+  of reference grouping survive across files and runs; registered UIDs (SOP classes, transfer
+  syntaxes) are kept, and a ``...ClassUID`` value that is not a registered class is mapped;
 * dates are removed (the table's action), or, with a date shift, every date (DA, and the date
   part of DT) is moved by the same number of days; times are then kept;
 * PatientIdentityRemoved = YES, DeidentificationMethod and DeidentificationMethodCodeSequence
@@ -34,6 +36,10 @@ What is done to every dataset (and, recursively, to every item of every kept seq
 Geometry is untouched: ImagePositionPatient, ImageOrientationPatient, PixelSpacing,
 SliceThickness, rescale, pixel data and the per-frame functional groups are not in the table,
 and FrameOfReferenceUID is mapped like every UID, so the copy converts to the same volumes.
+
+The package has one module per concept: ``table`` (generated), ``actions``, ``values``,
+``dates``, ``keys``, ``private``, ``allowlist``, ``burned_in``, ``config``, ``cleaner`` (one
+dataset), ``reading`` (one file) and ``tree`` (a folder, the report and the UID map).
 
 Images that may carry identity in their pixels (BurnedInAnnotation YES, secondary captures,
 screen captures, photographs, encapsulated documents, ultrasound not declared free of burned-in
