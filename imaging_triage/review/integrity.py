@@ -152,7 +152,23 @@ def verify_connection(conn: sqlite3.Connection) -> IntegrityReport:
     -------
     IntegrityReport
         ``ok`` when nothing was altered; otherwise every alteration found.
+
+    Notes
+    -----
+    Every read happens in one read transaction (one snapshot), so a writer committing
+    meanwhile cannot make a row look unaudited.
     """
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        return _verify(conn)
+    finally:
+        if own:
+            conn.execute("ROLLBACK")
+
+
+def _verify(conn: sqlite3.Connection) -> IntegrityReport:
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         actual = schema_objects(conn)

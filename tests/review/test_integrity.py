@@ -253,3 +253,30 @@ def test_verify_of_a_missing_or_garbage_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database" * 200)
     assert cli_main(["verify", "--db", str(junk)]) == 1
+
+
+def test_verify_during_concurrent_writes_sees_one_snapshot(db: Path) -> None:
+    """A writer committing between the verifier's reads must not look like a forgery."""
+    import threading
+
+    stop = threading.Event()
+    written = [0]
+
+    def write() -> None:
+        with ReviewStore(db) as writer:
+            while not stop.is_set():
+                writer.add_finding(_finding(f"study_w{written[0]}"))
+                written[0] += 1
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        with ReviewStore(db) as reader:
+            reports = [reader.verify()]
+            while written[0] < 30 and len(reports) < 2000:
+                reports.append(reader.verify())
+    finally:
+        stop.set()
+        thread.join(30)
+    assert all(r.ok for r in reports), [str(a) for r in reports for a in r.alterations][:3]
+    assert reports[-1].audit_rows > reports[0].audit_rows  # the writer did write meanwhile
