@@ -603,6 +603,11 @@ def hostile_cases(bomb_bytes: int = BOMB_BYTES) -> Iterator[Case]:
         "j2k-siz-60000",
         {"j2k.dcm": _patch(j2k, siz, 8, (60000).to_bytes(4, "big") * 2)},
     )
+    damaged = bytearray(j2k)  # SIZ intact, the code-blocks scrambled: the decoder fails
+    start = j2k.index(siz) + 120
+    for k in range(start, min(start + 1500, len(damaged) - 64)):
+        damaged[k] ^= 0x5A
+    yield Case("hostile", "j2k-damaged-body", {"j2k.dcm": bytes(damaged)})
     jls = _testfile("MR_small_jpeg_ls_lossless.dcm")
     yield Case(
         "hostile",

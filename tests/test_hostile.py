@@ -98,6 +98,7 @@ EXPECTED = (
     "gzip-bomb",
     "deflate-small-ok",
     "j2k-siz-60000",
+    "j2k-damaged-body",
     "jpegls-sof55-65535",
     "jpeg-sof-huge",
     "rle-bad-offset",

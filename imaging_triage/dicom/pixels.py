@@ -211,9 +211,10 @@ def _pixel_array(ds: Any, path: str, plugin: str | None) -> npt.NDArray[Any]:
     except BaseException as err:  # decoders raise many types; Rust decoders panic (BaseException)
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(ts, "name", str(ts))
+        detail = " ".join(str(err).split())[:160]  # one line: decoders list their failures
         raise PixelDataError(
             f"cannot decode pixel data in transfer syntax {name} ({type(err).__name__}: "
-            f"{str(err)[:120]}); install pylibjpeg with its plugins or python-gdcm, or re-export "
+            f"{detail}); install pylibjpeg with its plugins or python-gdcm, or re-export "
             "the series uncompressed",
             path=path,
         ) from err
