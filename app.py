@@ -22,6 +22,7 @@ from imaging_triage.viewer import components, session
 from imaging_triage.viewer import panels as ui
 from imaging_triage.viewer.engine import EngineData, EngineSeries, image_engine
 from imaging_triage.viewer.hanging import default_series
+from imaging_triage.viewer.hostcheck import host_refusal
 from imaging_triage.viewer.loader import OpenSeries, open_series
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.viewer.worklist import Study, find_studies, neighbour, next_unread
@@ -158,6 +159,10 @@ def default_data() -> Path:
 def main() -> None:
     """Lay out the page."""
     st.set_page_config(page_title="imaging-triage review", layout="wide")
+    refusal = host_refusal(st.context.headers, st.get_option("server.address"))
+    if refusal:  # DNS rebinding: nothing but the refusal (SECURITY.md)
+        st.error(refusal)
+        st.stop()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>")

@@ -12,7 +12,9 @@ whole-process wall time (median of ``--repeat`` runs, after one warm-up run that
 the page cache) and peak resident memory (``ru_maxrss`` of the process and its
 descendants, from ``wait4``). All three write gzipped NIfTI (dcm2niix ``-z y``,
 dicom2nifti's default, ours ``.nii.gz``). Our converter runs with ``--jobs 1`` so the
-comparison is one core against one core.
+comparison is one core against one core; ``imaging-triage-inline`` is ours with the native
+decoders run inline (``IMAGING_TRIAGE_ISOLATE_DECODERS=0``), so the RLE rows show what the
+decoder isolation costs (issue 11).
 
 Printed: a table with the times, the peak RSS, and the ratios ours/dcm2niix and
 ours/dicom2nifti (and ours/baseline when ``--baseline`` names the source tree of an
@@ -54,8 +56,14 @@ class Row:
     ok: bool
 
 
-def generate_ct(folder: Path, slices: int, size: int = 512, seed: int = 0) -> float:
-    """Write a synthetic int16 axial CT series; return its in-memory size in MB."""
+def generate_ct(
+    folder: Path, slices: int, size: int = 512, seed: int = 0, syntax: str | None = None
+) -> float:
+    """Write a synthetic int16 axial CT series; return its in-memory size in MB.
+
+    With ``syntax`` (a transfer syntax UID, e.g. RLE Lossless) the pixel data are
+    compressed, so that the native decoders (and their isolation) are measured.
+    """
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -91,6 +99,8 @@ def generate_ct(folder: Path, slices: int, size: int = 512, seed: int = 0) -> fl
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
         ds.RescaleSlope, ds.RescaleIntercept = 1, 0
         ds.PixelData = np.round(hu).astype(np.int16).tobytes()
+        if syntax is not None:
+            ds.compress(syntax)
         pydicom.dcmwrite(folder / f"IM{k:05d}", ds, enforce_file_format=True)
     return size * size * slices * 2 / 1e6
 
@@ -132,6 +142,20 @@ def tools(src: Path, out: Path) -> dict[str, list[str]]:
             "--quiet",
             "--force",
         ],
+        # the same with the native decoders inline: the cost of their isolation (issue 11)
+        "imaging-triage-inline": [
+            "env",
+            "IMAGING_TRIAGE_ISOLATE_DECODERS=0",
+            str(BIN / "imaging-triage"),
+            "convert",
+            str(src),
+            "-o",
+            str(out),
+            "--jobs",
+            "1",
+            "--quiet",
+            "--force",
+        ],
         "dcm2niix": [str(BIN / "dcm2niix"), "-z", "y", "-b", "y", "-o", str(out), str(src)],
         "dicom2nifti": [str(BIN / "dicom2nifti"), str(src), str(out)],
     }
@@ -159,7 +183,7 @@ def bench(name: str, src: Path, volume_mb: float, repeat: int, work: Path) -> li
 def report(rows: list[Row]) -> str:
     """The table, with ratios against the references measured in the same run."""
     lines = [
-        f"{'series':<28} {'tool':<15} {'seconds':>8} {'peak MB':>8} {'vs dcm2niix':>11} "
+        f"{'series':<28} {'tool':<21} {'seconds':>8} {'peak MB':>8} {'vs dcm2niix':>11} "
         f"{'vs dicom2nifti':>14} {'RSS/volume':>10}"
     ]
     if any(r.tool == "baseline" for r in rows):
@@ -171,7 +195,7 @@ def report(rows: list[Row]) -> str:
             p = group.get("dicom2nifti")
             b = group.get("baseline")
             line = (
-                f"{name:<28} {r.tool:<15} {r.seconds:>8.2f} {r.peak_rss_mb:>8.0f} "
+                f"{name:<28} {r.tool:<21} {r.seconds:>8.2f} {r.peak_rss_mb:>8.0f} "
                 f"{r.seconds / d.seconds if d else float('nan'):>10.2f}x "
                 f"{r.seconds / p.seconds if p else float('nan'):>13.2f}x "
                 f"{r.peak_rss_mb / r.volume_mb:>9.2f}x"
@@ -193,22 +217,34 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="source tree (holding imaging_triage/) of an earlier version to measure beside ours",
     )
+    parser.add_argument(
+        "--rle-slices", type=int, default=100, help="slices of the generated RLE CT (0: none)"
+    )
+    parser.add_argument("--only", choices=("generated", "rle", "real"), help="one input only")
     args = parser.parse_args(argv)
     global BASELINE
     BASELINE = args.baseline
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="it-bench-") as tmp:
         work = Path(tmp)
-        gen = work / "generated"
-        mb = generate_ct(gen, args.slices)
-        rows += bench(f"generated 512x512x{args.slices}", gen, mb, args.repeat, work / "out")
+        if args.only in (None, "generated"):
+            gen = work / "generated"
+            mb = generate_ct(gen, args.slices)
+            rows += bench(f"generated 512x512x{args.slices}", gen, mb, args.repeat, work / "out")
+        if args.rle_slices and args.only in (None, "rle"):
+            from pydicom.uid import RLELossless
+
+            rle = work / "generated-rle"
+            mb = generate_ct(rle, args.rle_slices, syntax=RLELossless)
+            name = f"RLE 512x512x{args.rle_slices}"
+            rows += bench(name, rle, mb, args.repeat, work / "out")
         real_series = {
             "real CT 512x512x28": ("dcm_qa_ct/In/Philips/S21570/S2010", 28),
             "real tilted CT 512x512x54": ("dcm_qa_ct/In/Philips/S21610/S2010", 54),
             "real GE 2-segment tilted 28": ("dcm_qa_ct/In/GE", 28),
         }
         for name, (folder, slices) in real_series.items():
-            if (REALDATA / folder).is_dir():
+            if (REALDATA / folder).is_dir() and args.only in (None, "real"):
                 size_mb = 512 * 512 * slices * 2 / 1e6
                 rows += bench(name, REALDATA / folder, size_mb, args.repeat, work / "out")
     print(report(rows))

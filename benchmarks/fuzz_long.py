@@ -21,6 +21,9 @@ Corpora (all deterministic for a given seed):
 * ``truncated``: real files from ../shared/realdata cut at many offsets (header, pixel data);
 * ``mutated``: byte-level mutations (flips, overwritten lengths, inserted/deleted runs) of small
   seeds (synthetic CT, pydicom test files, real files);
+* ``hostile``: the trust round 2 family (decompression bombs, codestream sizes that
+  disagree with the header, damaged RLE, oversized NIfTI headers, non-UTF-8 folder names,
+  huge and control-character header strings);
 * ``header``: structured header mutations (Rows=Columns=65535 with a huge NumberOfFrames,
   invalid BitsAllocated, NaN spacing, degenerate orientation, mixed series, ...).
 
@@ -278,6 +281,7 @@ def run_cases(
                 folder = base / f"case_{index:06d}"
                 folder.mkdir(parents=True, exist_ok=True)
                 for name, payload in case.files.items():
+                    (folder / name).parent.mkdir(parents=True, exist_ok=True)
                     (folder / name).write_bytes(payload)
                 answer = worker.run(str(folder))
                 res = Result(
@@ -485,6 +489,168 @@ def pydicom_cases() -> Iterator[Case]:
             yield Case("pydicom", name, {name: Path(path).read_bytes()})
 
 
+# --------------------------------------------------------------------------- hostile family
+
+#: how far past WORKER_MAX_BYTES the bombs inflate (their decoded size, bytes)
+BOMB_BYTES = 4 * WORKER_MAX_BYTES
+
+
+def _deflate_bomb(inflated: int) -> bytes:
+    """A Deflated Explicit VR Little Endian file: a 64x64 slice whose dataset inflates to
+    ``inflated`` bytes (a PixelData element of that length, all zeros). Streamed: the
+    generator never holds the inflated bytes."""
+    import struct
+    import zlib
+
+    import pydicom
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+
+    ds = pydicom.dcmread(io.BytesIO(synthetic_ct(0, rows=64, cols=64)))
+    del ds.PixelData
+    meta = ds.file_meta
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    head = DicomBytesIO()
+    head.is_little_endian, head.is_implicit_VR = True, False
+    write_file_meta_info(head, meta, enforce_standard=True)
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    del ExplicitVRLittleEndian
+    element = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, inflated)
+    comp = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    out = [b"\0" * 128, b"DICM", head.getvalue(), comp.compress(body.getvalue() + element)]
+    chunk = bytes(1 << 20)
+    for _ in range(inflated // len(chunk)):
+        out.append(comp.compress(chunk))
+    out.append(comp.compress(bytes(inflated % len(chunk))))
+    out.append(comp.flush())
+    return b"".join(out)
+
+
+def _gzip_bomb(inflated: int) -> bytes:
+    """A gzipped explicit-VR file whose PixelData inflates to ``inflated`` bytes."""
+    import gzip
+
+    ds_bytes = synthetic_ct(0, rows=64, cols=64)
+    import struct
+
+    end = ds_bytes.rfind(struct.pack("<HH", 0x7FE0, 0x0010))
+    head = ds_bytes[:end] + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, inflated)
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz:
+        gz.write(head)
+        chunk = bytes(1 << 20)
+        for _ in range(inflated // len(chunk)):
+            gz.write(chunk)
+    return buf.getvalue()
+
+
+def _patch(data: bytes, marker: bytes, offset: int, value: bytes) -> bytes:
+    """Overwrite ``value`` at ``offset`` bytes after the first ``marker`` in ``data``."""
+    at = data.index(marker) + offset
+    return data[:at] + value + data[at + len(value) :]
+
+
+def _testfile(name: str) -> bytes:
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name)
+    assert path is not None, name
+    return Path(str(path)).read_bytes()
+
+
+def _nifti_header(shape: tuple[int, ...], gz: bool) -> bytes:
+    """A NIfTI-1 header (and no data) declaring ``shape`` of int16."""
+    import gzip
+
+    import nibabel as nib
+    import numpy as np
+
+    header = nib.Nifti1Header()
+    header.set_data_shape(shape)
+    header.set_data_dtype(np.int16)
+    raw = header.binaryblock + b"\0" * 4
+    return gzip.compress(raw + bytes(4096), mtime=0) if gz else raw
+
+
+def _with_description(text: str, modality: str | None = None) -> Callable[[Any], None]:
+    def fn(ds: Any) -> None:
+        ds.SeriesDescription = text
+        if modality is not None:
+            ds.Modality = modality
+
+    return fn
+
+
+def hostile_cases(bomb_bytes: int = BOMB_BYTES) -> Iterator[Case]:
+    """The trust round 2 family (issue 11): decompression bombs, codestreams declaring
+    another size than the header, a damaged RLE stream, NIfTI headers declaring more than
+    the limit or the file holds, non-UTF-8 folder names, huge and control-character header
+    strings. Every case must end ``ok`` or ``typed`` with memory under the limit."""
+    bomb = _deflate_bomb(bomb_bytes)
+    yield Case("hostile", "deflate-bomb", {"bomb.dcm": bomb})
+    import gzip
+
+    yield Case("hostile", "gz-deflate-bomb", {"bomb.dcm.gz": gzip.compress(bomb, mtime=0)})
+    yield Case("hostile", "gzip-bomb", {"bomb.dcm.gz": _gzip_bomb(bomb_bytes)})
+    yield Case("hostile", "deflate-small-ok", {"small.dcm": _deflate_bomb(64 * 64 * 2)})
+    j2k = _testfile("MR_small_jp2klossless.dcm")
+    siz = b"\xff\x4f\xff\x51"
+    yield Case(
+        "hostile",
+        "j2k-siz-60000",
+        {"j2k.dcm": _patch(j2k, siz, 8, (60000).to_bytes(4, "big") * 2)},
+    )
+    damaged = bytearray(j2k)  # SIZ intact, the code-blocks scrambled: the decoder fails
+    start = j2k.index(siz) + 120
+    for k in range(start, min(start + 1500, len(damaged) - 64)):
+        damaged[k] ^= 0x5A
+    yield Case("hostile", "j2k-damaged-body", {"j2k.dcm": bytes(damaged)})
+    jls = _testfile("MR_small_jpeg_ls_lossless.dcm")
+    yield Case(
+        "hostile",
+        "jpegls-sof55-65535",
+        {"jls.dcm": _patch(jls, b"\xff\xf7", 5, b"\xff\xff\xff\xff")},
+    )
+    jpg = _testfile("JPEG-lossy.dcm")
+    sof = b"\xff\xc1" if b"\xff\xc1" in jpg else b"\xff\xc0"
+    yield Case("hostile", "jpeg-sof-huge", {"jpg.dcm": _patch(jpg, sof, 5, b"\xff\xf0\xff\xf0")})
+    rle = _testfile("MR_small_RLE.dcm")
+    frag = rle.index(b"\xfe\xff\x00\xe0", rle.index(b"\xfe\xff\x00\xe0") + 8) + 8
+    yield Case(
+        "hostile",
+        "rle-bad-offset",
+        {"rle.dcm": rle[: frag + 8] + (0x7FFFFFF0).to_bytes(4, "little") + rle[frag + 12 :]},
+    )
+    yield Case("hostile", "nifti-gz-8gib", {"big.nii.gz": _nifti_header((2048, 2048, 1024), True)})
+    yield Case("hostile", "nifti-16gib", {"big.nii": _nifti_header((2048, 2048, 2048), False)})
+    yield Case("hostile", "nifti-short", {"short.nii": _nifti_header((64, 64, 8), False)})
+    latin = "M\udcfcller"  # latin-1 b"M\xfcller" as the file system hands it to Python
+    yield Case(
+        "hostile",
+        "latin1-folder",
+        {f"{latin}/{i}.dcm": synthetic_ct(i, n=3) for i in range(3)},
+    )
+    long_text = "A" * 200_000
+    yield Case(
+        "hostile",
+        "description-200k",
+        {f"{i}.dcm": _edit(synthetic_ct(i, n=3), _with_description(long_text)) for i in range(3)},
+    )
+    yield Case(
+        "hostile",
+        "control-characters",
+        {
+            f"{i}.dcm": _edit(
+                synthetic_ct(i, n=3), _with_description("\x1b[2J\x1b]0;pwned\x07", "C\x1bT")
+            )
+            for i in range(3)
+        },
+    )
+
+
 def _real_files(realdata: Path) -> list[Path]:
     found = [realdata / rel for rel in REAL_FILES if (realdata / rel).is_file()]
     for pattern in REAL_GLOBS:
@@ -639,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def everything() -> Iterator[Case]:
         yield from pydicom_cases()
         yield from header_cases()
+        yield from hostile_cases()
         if realdata is not None:
             yield from truncated_cases(realdata, 40, rng)
         seed_files = seeds(realdata)

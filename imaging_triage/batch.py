@@ -33,11 +33,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
-from imaging_triage.csvsafe import spreadsheet_safe
+from imaging_triage.csvsafe import read_rows, spreadsheet_safe
 from imaging_triage.errors import ConfigError, NotAVolumeError, TriageError, UnsupportedError
 from imaging_triage.ingest import ScanResult, SeriesRecord, Status
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, param_hash
-from imaging_triage.volume import Volume, atomic_write_bytes
+from imaging_triage.volume import Volume, atomic_write_bytes, remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
 
@@ -319,9 +319,8 @@ class Manifest:
 
 
 def read_manifest(path: str | Path) -> list[dict[str, str]]:
-    """Read a ``manifest.csv`` as a list of dicts (column -> text)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    """Read a ``manifest.csv`` as a list of dicts (column -> text), any cell length."""
+    return read_rows(path)
 
 
 class Progress:
@@ -581,6 +580,7 @@ def run_batch(
         summary.exit_code = EXIT_NOTHING
         return summary
     out_path.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_path)  # left by killed runs: ours only, by their pattern
     manifest = Manifest(out_path / MANIFEST_NAME)
     summary.manifest = manifest.path
     manifest.write()  # at once: rows of an earlier run must not outlive its outputs

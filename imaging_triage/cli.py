@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deidentify": ("deidentify", "write a de-identified copy of a DICOM tree"),
     "export": ("export", "export review findings and study outcomes"),
     "samples": ("samples", "regenerate the synthetic sample studies"),
+    "verify": ("verify", "check a review database for tampering (schema, audit chain, rows)"),
 }
 
 
@@ -69,9 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(verbosity: int) -> None:
     """Log to stderr: warnings by default, info with -v, debug with -vv."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    from imaging_triage.logsafe import console_handler
+
+    # handled library failures as one line (tracebacks with -vv), header text printable
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    handler = console_handler(sys.stderr, fmt, keep_tracebacks=verbosity >= 2)
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -157,6 +157,12 @@ class IdentifierInTextError(ReviewRuleError):
         self.reasons = reasons
 
 
+class StoreTamperedError(StoreError):
+    """The review database was altered outside imaging-triage (schema, audit chain, rows)."""
+
+    code = "store-tampered"
+
+
 class PathOutsideRootError(TriageError, PermissionError):
     """A path resolves outside the configured data roots."""
 

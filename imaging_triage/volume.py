@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 import sys
 import tempfile
 import zlib
@@ -28,7 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.errors import GeometryError, InputError, UnsupportedError
+from imaging_triage.errors import GeometryError, InputError, ResourceLimitError, UnsupportedError
+from imaging_triage.limits import DEFAULT_MAX_BYTES, check_declared
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +149,33 @@ def _atomic_target(path: Path) -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+
+
+#: names of our temporary files (see :func:`_atomic_target`): ``.NAME.RANDOM.tmpSUFFIXES``
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)*$")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that killed runs left under ``folder``; return them.
+
+    Only files named as :func:`atomic_write_bytes` names its temporaries
+    (``.NAME.RANDOM.tmp.nii.gz`` and the like) are removed, and only inside ``folder``;
+    call it at the start of a run into ``folder`` (two runs must not write into the same
+    folder at once: the second would also remove the first's temporaries).
+    """
+    removed = []
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            if _TEMPORARY.match(name):
+                path = Path(dirpath) / name
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(path)
+    if removed:
+        logger.info("removed %d temporary file(s) left by an earlier run", len(removed))
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
@@ -288,21 +318,75 @@ def _write_nifti_gz(img: Any, path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def load_nifti(path: str | os.PathLike[str]) -> Volume:
+def check_nifti_size(img: Any, path: str | os.PathLike[str], max_bytes: int) -> int:
+    """Refuse a NIfTI image before reading its data when its header declares more than
+    ``max_bytes`` (after scaling) or, uncompressed, more than the file holds.
+
+    Returns
+    -------
+    int
+        The bytes the data will take in memory.
+
+    Raises
+    ------
+    ResourceLimitError
+        The declared data (voxels x bytes per voxel) exceed ``max_bytes``.
+    InputError
+        An uncompressed file shorter than its header's offset plus data.
+    """
+    header = img.header
+    shape = tuple(int(n) for n in header.get_data_shape())
+    if any(n < 0 for n in shape):
+        raise InputError(f"NIfTI header declares a negative dimension {shape}", path=path)
+    itemsize = int(header.get_data_dtype().itemsize)
+    voxels = math.prod(shape)
+    slope, _inter = header.get_slope_inter()
+    scaled = slope is not None and slope not in (0.0, 1.0)
+    in_memory = voxels * max(itemsize, 8 if scaled else itemsize)
+    dims = "x".join(str(n) for n in shape)
+    check_declared(in_memory, f"NIfTI header ({dims} voxels)", os.fspath(path), max_bytes)
+    name = os.fspath(path).lower()
+    if not name.endswith(".gz"):
+        needed = int(header.get_data_offset()) + voxels * itemsize
+        present = os.stat(path).st_size
+        if present < needed:
+            raise InputError(
+                f"NIfTI file holds {present} bytes where its header declares {needed} "
+                f"({dims} voxels); the file is truncated or its header damaged",
+                path=path,
+            )
+    return in_memory
+
+
+def load_nifti(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Volume:
     """Read a NIfTI file into a :class:`Volume` (data as stored, scaled if scl_slope set).
+
+    The header's dimensions are checked against ``max_bytes`` (``IMAGING_TRIAGE_MAX_BYTES``)
+    and, for an uncompressed file, against the file's size, before any data is read.
 
     Raises
     ------
     InputError
         If the file cannot be read as NIfTI; the message says which file and why.
+    ResourceLimitError
+        If the header declares more data than ``max_bytes``.
     """
     import nibabel as nib
 
     p = Path(path)
     try:
         img: Any = nib.load(str(p))
+    except Exception as err:  # nibabel raises many types for broken files
+        raise InputError(
+            f"cannot read as NIfTI ({type(err).__name__}: {err}); check the file is complete",
+            path=p,
+        ) from err
+    check_nifti_size(img, p, max_bytes)
+    try:
         data = np.asanyarray(img.dataobj)
         affine = img.affine
+    except MemoryError as err:
+        raise ResourceLimitError("not enough memory to read the NIfTI data", path=p) from err
     except Exception as err:  # nibabel raises many types for broken files
         raise InputError(
             f"cannot read as NIfTI ({type(err).__name__}: {err}); check the file is complete",

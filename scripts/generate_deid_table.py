@@ -1,4 +1,4 @@
-"""Generate ``imaging_triage/dicom/deid_table.py`` from the machine-readable PS3.15 table.
+"""Generate ``imaging_triage/dicom/deid/table.py`` from the machine-readable PS3.15 table.
 
 The de-identification profile (DICOM PS3.15 Annex E, Table E.1-1, Basic Application Level
 Confidentiality Profile) is data, not code: this script reads the JSON extract of the
@@ -10,7 +10,7 @@ Usage::
 
     python scripts/generate_deid_table.py \
         [--source ../shared/dicom-standard/confidentiality_profile_attributes.json] \
-        [--output imaging_triage/dicom/deid_table.py]
+        [--output imaging_triage/dicom/deid/table.py]
 
 Run it again whenever the JSON is updated, and commit both the script's output and a note
 of the new version (``--commit`` / ``--snapshot`` describe it).
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = (
     ROOT.parent / "shared" / "dicom-standard" / "confidentiality_profile_attributes.json"
 )
-DEFAULT_OUTPUT = ROOT / "imaging_triage" / "dicom" / "deid_table.py"
+DEFAULT_OUTPUT = ROOT / "imaging_triage" / "dicom" / "deid" / "table.py"
 #: version of the JSON copy in ../shared/dicom-standard (see its README.md)
 DEFAULT_COMMIT = "8670abdd9ad16c61af5146ef857899699bdd9c5f"
 DEFAULT_SNAPSHOT = "2025-01-28"

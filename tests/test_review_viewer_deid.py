@@ -255,7 +255,7 @@ def test_store_survives_reopen_and_latest_status_wins(tmp_path: Path) -> None:
         assert review.status is ReviewStatus.IN_PROGRESS
         assert [f.retracted for f in review.findings] == [True]
         actions = [row["action"] for row in again.audit("study_a")]
-        assert actions == ["finding.add", "study.status", "finding.retract"]
+        assert actions == ["study.register", "finding.add", "study.status", "finding.retract"]
         assert again.integrity_check() == "ok"
 
 

@@ -42,20 +42,26 @@ def add_ingest_options(parser: argparse.ArgumentParser) -> None:
 
 
 def record_row(record: Any) -> dict[str, Any]:
-    """The JSON/table fields of one series record (no identifiers)."""
+    """The JSON/table fields of one series record (no identifiers).
+
+    Header strings and names are untrusted: control characters removed, length limited,
+    non-UTF-8 bytes escaped (:func:`imaging_triage.safetext.printable`).
+    """
+    from imaging_triage.safetext import printable
+
     return {
-        "study": record.study_folder,
-        "input": record.input,
+        "study": printable(record.study_folder, 1000),
+        "input": printable(record.input, 1000),
         "series_number": record.series_number,
-        "modality": record.modality,
-        "description": record.description,
+        "modality": printable(record.modality, 16),
+        "description": printable(record.description),
         "files": len(record.files),
         "slices": record.shape[2] if len(record.shape) > 2 else record.n_frames,
         "shape": list(record.shape),
         "spacing_mm": list(record.spacing_mm),
         "tilt_deg": record.tilt_deg,
         "status": record.status.value,
-        "reason": record.reason,
+        "reason": printable(record.reason, 1000),
     }
 
 

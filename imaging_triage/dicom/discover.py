@@ -18,14 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imaging_triage.errors import InputError, NotDicomError
+from imaging_triage.errors import InputError, NotDicomError, ResourceLimitError
+from imaging_triage.limits import DEFAULT_MAX_BYTES, check_declared, inflated_size
 
 logger = logging.getLogger(__name__)
 
 #: Media Storage Directory Storage: the DICOMDIR index, never an image
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-#: Largest gzipped DICOM we decompress in memory (bytes, uncompressed)
+#: Largest gzipped DICOM we decompress in memory (bytes, uncompressed); the memory
+#: limit (IMAGING_TRIAGE_MAX_BYTES) applies too, whichever is smaller
 MAX_GZIP_BYTES = 2 * 1024**3
+#: Deflated Explicit VR Little Endian: the dataset after the file meta is a raw deflate
+#: stream, which pydicom inflates whole; its size is counted first, bounded
+DEFLATED_TS = "1.2.840.10008.1.2.1.99"
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 #: a folder holding a file of this name is skipped with everything under it (derived
@@ -45,6 +50,9 @@ class FileKind(str, enum.Enum):
     NIFTI = "nifti"
     #: anything else (skipped, counted)
     OTHER = "other"
+    #: a file that cannot be opened or a folder that cannot be listed (permission, I/O
+    #: error): never skipped silently; reading it raises an error naming the reason
+    UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def classify(path: str | os.PathLike[str]) -> FileKind:
     try:
         head = _read_head(p)
     except OSError:
-        return FileKind.OTHER
+        return FileKind.UNREADABLE
     if _has_dicm_marker(head) or _plausible_bare_dataset(head):
         return FileKind.DICOM
     return FileKind.OTHER
@@ -126,7 +134,15 @@ def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile]:
     if top.is_file():
         yield FoundFile(str(top), classify(top))
         return
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+    unlisted: list[str] = []
+
+    def _unlisted(err: OSError) -> None:
+        if err.filename is not None:
+            unlisted.append(os.fsdecode(err.filename))
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=_unlisted, followlinks=False):
+        yield from (FoundFile(folder, FileKind.UNREADABLE) for folder in unlisted)
+        unlisted.clear()
         if IGNORE_MARKER in filenames:
             dirnames[:] = []
             continue
@@ -138,29 +154,72 @@ def walk(root: str | os.PathLike[str]) -> Iterator[FoundFile]:
             if not os.path.isfile(full):
                 continue
             yield FoundFile(full, classify(full))
+    yield from (FoundFile(folder, FileKind.UNREADABLE) for folder in unlisted)
 
 
-def open_bytes(path: str | os.PathLike[str]) -> io.BufferedIOBase | io.BytesIO:
-    """Open a DICOM file for reading, decompressing ``.gz`` files in memory.
+def open_bytes(
+    path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES
+) -> io.BufferedIOBase | io.BytesIO:
+    """Open a DICOM file for reading, decompressing ``.gz`` files in memory (bounded).
 
     Raises
     ------
     InputError
-        The gzip stream is corrupt or larger than :data:`MAX_GZIP_BYTES`.
+        The gzip stream is corrupt.
+    ResourceLimitError
+        The gzip stream inflates past :data:`MAX_GZIP_BYTES` or ``max_bytes``.
     """
     p = str(path)
     if not is_gzip(p):
         return open(p, "rb")
+    limit = min(MAX_GZIP_BYTES, max_bytes)
     try:
         with gzip.open(p, "rb") as fh:
-            payload = fh.read(MAX_GZIP_BYTES + 1)
+            payload = fh.read(limit + 1)
     except (OSError, EOFError) as err:
         raise InputError(
-            f"corrupt gzip stream ({err}); re-export or re-compress the file", path=p
+            f"corrupt gzip stream ({_short(err)}); re-export or re-compress the file", path=p
         ) from err
-    if len(payload) > MAX_GZIP_BYTES:
-        raise InputError("gzipped DICOM larger than 2 GiB uncompressed; unpack it first", path=p)
+    if len(payload) > limit:
+        raise ResourceLimitError(
+            f"gzipped DICOM inflates past {limit / 1e9:.2f} GB; unpack it first, or raise "
+            "IMAGING_TRIAGE_MAX_BYTES if it is genuine",
+            path=p,
+        )
     return io.BytesIO(payload)
+
+
+def check_deflated(fh: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+    """If ``fh`` holds a Deflated Explicit VR dataset, count its inflated size (bounded).
+
+    The stream position is restored. Returns the inflated size, or 0 for any other
+    transfer syntax.
+
+    Raises
+    ------
+    ResourceLimitError
+        The dataset inflates past ``max_bytes``.
+    """
+    start = fh.tell()
+    try:
+        head = fh.read(64 * 1024)
+        if DEFLATED_TS.encode() not in head:
+            return 0
+        from pydicom.filereader import _read_file_meta_info, read_preamble
+
+        fh.seek(start)
+        try:
+            read_preamble(fh, True)
+            meta = _read_file_meta_info(fh)
+        except Exception:
+            return 0
+        if str(meta.get("TransferSyntaxUID", "")).strip("\0 ") != DEFLATED_TS:
+            return 0
+        size = inflated_size(fh, path, max_bytes)
+        check_declared(size, "the deflated dataset", path, max_bytes)
+        return size
+    finally:
+        fh.seek(start)
 
 
 def read_header(path: str | os.PathLike[str], *, pixels: bool = False) -> Any:
@@ -188,8 +247,15 @@ def read_header(path: str | os.PathLike[str], *, pixels: bool = False) -> Any:
     from pydicom.errors import InvalidDicomError
 
     p = str(path)
+    if os.path.isdir(p):
+        raise InputError(
+            "folder cannot be listed (permission denied or I/O error); its files are not "
+            "checked: give the user running imaging-triage access to it",
+            path=p,
+        )
     try:
         with open_bytes(p) as fh:
+            check_deflated(fh, p)
             ds = pydicom.dcmread(fh, stop_before_pixels=not pixels, force=True)
             if pixels and "PixelData" in ds:
                 _ = ds.PixelData  # materialise while the file is open
@@ -200,8 +266,21 @@ def read_header(path: str | os.PathLike[str], *, pixels: bool = False) -> Any:
                 path=p,
             ) from err
         raise NotDicomError(f"not a DICOM file ({err})", path=p) from err
-    except InputError:
+    except (InputError, ResourceLimitError):
         raise
+    except PermissionError as err:
+        raise InputError(
+            f"permission denied ({_short(err)}); give the user running imaging-triage read "
+            "access to the file",
+            path=p,
+            code="unreadable",
+        ) from err
+    except OSError as err:
+        raise InputError(
+            f"cannot read the file ({type(err).__name__}: {_short(err)}); check the disk or "
+            "the network share",
+            path=p,
+        ) from err
     except Exception as err:  # pydicom raises many types on damaged files
         raise InputError(
             f"cannot parse DICOM ({type(err).__name__}: {_short(err)}); the file may be truncated"

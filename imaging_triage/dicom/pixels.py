@@ -5,23 +5,39 @@ decoded by pydicom's pixel backends (pylibjpeg with its openjpeg/libjpeg/rle plu
 python-gdcm). Before anything is allocated, the declared matrix is checked against a
 limit and, for native (uncompressed) data, against the bytes actually present, so a
 header that declares a huge matrix or a truncated file gives a typed error, not a crash.
+Compressed frames are also checked against the dimensions their codestream declares
+(:mod:`imaging_triage.dicom.codestream`), since that is what a decoder allocates, and are
+decoded by one decoder chosen per transfer syntax (a stream that decoder rejects is not
+handed to a more lenient one unless ``IMAGING_TRIAGE_DECODER_FALLBACK=1``), in an isolated
+worker process where this process is not one already (:mod:`imaging_triage.dicom.isolate`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from struct import error as struct_error
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.dicom import codestream, isolate
 from imaging_triage.errors import PixelDataError, ResourceLimitError
+from imaging_triage.limits import DEFAULT_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 
-#: default limit on the decoded size of one instance or one volume (bytes)
-DEFAULT_MAX_BYTES = int(os.environ.get("IMAGING_TRIAGE_MAX_BYTES", str(4 * 1024**3)))
+__all__ = ["DEFAULT_MAX_BYTES", "check_size", "declared_shape", "decode"]
+
+#: set to "1" to let pydicom try every installed decoder when the chosen one fails
+FALLBACK_ENV_VAR = "IMAGING_TRIAGE_DECODER_FALLBACK"
+
+#: decoding plugins in order of preference; the first one installed for a transfer
+#: syntax is the only one used
+PLUGIN_PREFERENCE = ("pylibjpeg", "gdcm", "pillow", "pyjpegls", "pydicom")
+
+_RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 
 def declared_shape(ds: Any) -> tuple[int, int, int, int]:
@@ -69,6 +85,8 @@ def check_size(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise PixelDataError("no pixel data in the file; it may be truncated", path=path)
     compressed = _is_compressed(ds, path)
+    if compressed and "PixelData" in ds:
+        _check_codestreams(ds, path, frames, rows, cols, samples, bits)
     if not compressed and "PixelData" in ds:
         expected = frames * rows * cols * samples * bits // 8
         if bits == 1:
@@ -80,6 +98,33 @@ def check_size(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
                 "re-export the file from the archive",
                 path=path,
             )
+
+
+def _check_codestreams(
+    ds: Any, path: str, frames: int, rows: int, cols: int, samples: int, bits: int
+) -> None:
+    """Compare each compressed frame's own dimensions with the header's."""
+    from pydicom.encaps import generate_fragments
+
+    ts = str(ds.file_meta.TransferSyntaxUID)
+    rle_segments = samples * max(bits, 8) // 8 if ts == _RLE_LOSSLESS else None
+    try:
+        fragments = generate_fragments(ds.PixelData)
+        next(fragments, None)  # the Basic Offset Table item (possibly empty)
+        checked = codestream.check_fragments(fragments, rows, cols, path, rle_segments=rle_segments)
+    except PixelDataError:
+        raise
+    except (ValueError, TypeError, struct_error) as err:
+        raise PixelDataError(
+            f"encapsulated pixel data cannot be split into fragments ({err}); the file is "
+            "damaged: re-export it",
+            path=path,
+        ) from err
+    if checked > frames:
+        raise PixelDataError(
+            f"{checked} compressed frames where the header declares {frames}; the file is damaged",
+            path=path,
+        )
 
 
 def _is_compressed(ds: Any, path: str) -> bool:
@@ -112,21 +157,13 @@ def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArra
     """
     check_size(ds, path, max_bytes)
     frames, rows, cols, samples = declared_shape(ds)
-    try:
-        arr = ds.pixel_array
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise
-    except MemoryError as err:
-        raise ResourceLimitError("not enough memory to decode the pixel data", path=path) from err
-    except BaseException as err:  # decoders raise many types; Rust decoders panic (BaseException)
-        ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        name = getattr(ts, "name", str(ts))
-        raise PixelDataError(
-            f"cannot decode pixel data in transfer syntax {name} ({type(err).__name__}: "
-            f"{str(err)[:120]}); install pylibjpeg with its plugins or python-gdcm, or re-export "
-            "the series uncompressed",
-            path=path,
-        ) from err
+    plugin = decoding_plugin(ds) if _is_compressed(ds, path) else None
+    if plugin is not None and isolate.enabled():
+        arr = isolate.run(
+            _decode_minimal, _minimal(ds), path, plugin, path=path, max_bytes=max_bytes
+        )
+    else:
+        arr = _pixel_array(ds, path, plugin)
     arr = np.asarray(arr)
     shape = (frames, rows, cols) if samples == 1 else (frames, rows, cols, samples)
     if arr.size != int(np.prod(shape)):
@@ -136,3 +173,86 @@ def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArra
             path=path,
         )
     return arr.reshape(shape)
+
+
+def decoding_plugin(ds: Any) -> str:
+    """The one pydicom decoding plugin used for ``ds``'s (compressed) transfer syntax.
+
+    Empty when the user allows falling back (``IMAGING_TRIAGE_DECODER_FALLBACK=1``) or
+    no plugin is installed (pydicom then says what to install).
+    """
+    if os.environ.get(FALLBACK_ENV_VAR, "").strip() == "1":
+        return ""
+    from pydicom.pixels import get_decoder
+
+    try:
+        available = get_decoder(ds.file_meta.TransferSyntaxUID).available_plugins
+    except (NotImplementedError, ValueError, AttributeError, KeyError):
+        return ""
+    for name in PLUGIN_PREFERENCE:
+        if name in available:
+            return name
+    return available[0] if available else ""
+
+
+def _pixel_array(ds: Any, path: str, plugin: str | None) -> npt.NDArray[Any]:
+    """``ds.pixel_array`` with one plugin, every decoder failure as a typed error.
+
+    Module-level so that the isolated worker can run it.
+    """
+    try:
+        if plugin:
+            ds.pixel_array_options(decoding_plugin=plugin)
+        return np.asarray(ds.pixel_array)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except MemoryError as err:
+        raise ResourceLimitError("not enough memory to decode the pixel data", path=path) from err
+    except BaseException as err:  # decoders raise many types; Rust decoders panic (BaseException)
+        ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(ts, "name", str(ts))
+        detail = " ".join(str(err).split())[:160]  # one line: decoders list their failures
+        raise PixelDataError(
+            f"cannot decode pixel data in transfer syntax {name} ({type(err).__name__}: "
+            f"{detail}); install pylibjpeg with its plugins or python-gdcm, or re-export "
+            "the series uncompressed",
+            path=path,
+        ) from err
+
+
+#: what a decoder reads besides the pixel data: all the isolated worker is sent
+_PIXEL_KEYWORDS = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PhotometricInterpretation",
+    "PlanarConfiguration",
+    "NumberOfFrames",
+    "PixelData",
+)
+
+
+def _minimal(ds: Any) -> tuple[str, dict[str, Any]]:
+    """The transfer syntax and the pixel module of ``ds``, cheap to send to a process."""
+    values = {k: ds[k].value for k in _PIXEL_KEYWORDS if k in ds}
+    return str(ds.file_meta.TransferSyntaxUID), values
+
+
+def _decode_minimal(
+    minimal: tuple[str, dict[str, Any]], path: str, plugin: str
+) -> npt.NDArray[Any]:
+    """Rebuild the pixel module from :func:`_minimal` and decode it (in the worker)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import UID
+
+    syntax, values = minimal
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = UID(syntax)
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    return _pixel_array(ds, path, plugin)

@@ -42,7 +42,13 @@ from imaging_triage.dicom.stacks import (
     stack_label,
 )
 from imaging_triage.dicom.stacks import split_by_orientation as split_by_orientation
-from imaging_triage.errors import InputError, NotDicomError, TriageError, UnsupportedError
+from imaging_triage.errors import (
+    InputError,
+    NotDicomError,
+    ResourceLimitError,
+    TriageError,
+    UnsupportedError,
+)
 from imaging_triage.records import (
     ScanResult,
     SeriesRecord,
@@ -518,7 +524,7 @@ def _read_headers(root: Path, result: ScanResult, philips_scaling: str) -> _Foun
         except NotDicomError:
             result.skipped_files += 1
             continue
-        except InputError as err:
+        except (InputError, ResourceLimitError) as err:
             result.unreadable.append((_rel(item.path, root), err.reason))
             result.series.append(
                 SeriesRecord(

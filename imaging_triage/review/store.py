@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from imaging_triage.errors import OutcomeConflictError, StoreError
+from imaging_triage.errors import OutcomeConflictError, StoreError, StoreTamperedError
 from imaging_triage.review.findings import (
     Confidence,
     Finding,
@@ -42,113 +42,24 @@ from imaging_triage.review.findings import (
     StudyReview,
     Urgency,
 )
+from imaging_triage.review.integrity import (
+    IntegrityReport,
+    append_chain,
+    study_register_after,
+    verify_connection,
+)
+from imaging_triage.review.schema import (
+    APPEND_ONLY_TABLES,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    apply_migration,
+    expected_objects,
+    schema_objects,
+)
+
+__all__ = ["APPEND_ONLY_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "ReviewStore", "utc_now"]
 
 logger = logging.getLogger(__name__)
-
-#: tables whose rows may never change once written
-APPEND_ONLY_TABLES = ("findings", "retractions", "study_status", "audit")
-
-
-def _append_only_triggers(table: str) -> str:
-    message = f"{table} rows are append-only; record a correction as a new row"
-    return f"""
-CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
-BEGIN SELECT RAISE(ABORT, '{message}'); END;
-CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
-BEGIN SELECT RAISE(ABORT, '{message}'); END;
-"""
-
-
-_SCHEMA_V1 = """
-CREATE TABLE studies (
-    study_key   TEXT PRIMARY KEY,
-    study_uid   TEXT NOT NULL DEFAULT '',
-    source      TEXT NOT NULL DEFAULT '',
-    modality    TEXT NOT NULL DEFAULT '',
-    first_seen  TEXT NOT NULL
-);
-CREATE TABLE findings (
-    id          INTEGER PRIMARY KEY,
-    study_key   TEXT NOT NULL REFERENCES studies(study_key),
-    type        TEXT NOT NULL,
-    laterality  TEXT NOT NULL,
-    confidence  TEXT NOT NULL,
-    note        TEXT NOT NULL DEFAULT '',
-    x_mm        REAL NOT NULL,
-    y_mm        REAL NOT NULL,
-    z_mm        REAL NOT NULL,
-    i           INTEGER NOT NULL,
-    j           INTEGER NOT NULL,
-    k           INTEGER NOT NULL,
-    series_uid  TEXT NOT NULL DEFAULT '',
-    reviewer    TEXT NOT NULL,
-    created_at  TEXT NOT NULL
-);
-CREATE INDEX findings_study ON findings(study_key);
-CREATE TABLE retractions (
-    id          INTEGER PRIMARY KEY,
-    finding_id  INTEGER NOT NULL UNIQUE REFERENCES findings(id),
-    reason      TEXT NOT NULL DEFAULT '',
-    reviewer    TEXT NOT NULL,
-    created_at  TEXT NOT NULL
-);
-CREATE TABLE study_status (
-    id          INTEGER PRIMARY KEY,
-    study_key   TEXT NOT NULL REFERENCES studies(study_key),
-    status      TEXT NOT NULL,
-    outcome     TEXT,
-    urgency     TEXT,
-    reviewer    TEXT NOT NULL,
-    created_at  TEXT NOT NULL
-);
-CREATE INDEX study_status_study ON study_status(study_key, id);
-CREATE TABLE audit (
-    id          INTEGER PRIMARY KEY,
-    at          TEXT NOT NULL,
-    reviewer    TEXT NOT NULL,
-    action      TEXT NOT NULL,
-    entity      TEXT NOT NULL,
-    entity_id   INTEGER,
-    study_key   TEXT NOT NULL,
-    before      TEXT,
-    after       TEXT
-);
-""" + "".join(_append_only_triggers(t) for t in APPEND_ONLY_TABLES)
-
-
-def _no_replace_trigger(table: str, key: str = "id") -> str:
-    """INSERT OR REPLACE deletes the old row without firing DELETE triggers (unless
-    recursive triggers are on): refuse any insert that would replace a row."""
-    message = f"{table} rows are append-only; record a correction as a new row"
-    return f"""
-CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
-WHEN EXISTS (SELECT 1 FROM {table} WHERE {key} = NEW.{key})
-BEGIN SELECT RAISE(ABORT, '{message}'); END;
-"""
-
-
-#: version 2: append-only tables also refuse INSERT OR REPLACE
-_SCHEMA_V2 = "".join(_no_replace_trigger(t) for t in APPEND_ONLY_TABLES) + _no_replace_trigger(
-    "retractions", "finding_id"
-).replace("retractions_no_replace", "retractions_no_replace_finding")
-
-#: ``MIGRATIONS[n]`` takes a database from schema version ``n`` to ``n + 1``.
-#: Append new migrations; never edit a released one.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split an SQL script into complete statements (trigger bodies kept whole)."""
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer.strip()
-            buffer = ""
-    if buffer.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
 
 
 def utc_now() -> str:
@@ -265,27 +176,54 @@ class ReviewStore:
     def _migrate(self, conn: sqlite3.Connection) -> None:
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            actual = schema_objects(conn)
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"not a review database ({err}); choose another --db path",
                 path=self.path,
             ) from err
-        if version > SCHEMA_VERSION:
+        if version > SCHEMA_VERSION and actual != expected_objects(SCHEMA_VERSION):
             raise StoreError(
                 f"review database has schema version {version}, newer than this program's "
                 f"{SCHEMA_VERSION}; upgrade imaging-triage to open it",
                 path=self.path,
             )
-        if version == SCHEMA_VERSION:
+        if version < SCHEMA_VERSION and actual == expected_objects(version):
+            with self._write() as tx:
+                # re-read under the write lock: another process may have migrated meanwhile
+                version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+                for step in range(version, SCHEMA_VERSION):
+                    apply_migration(tx, step)
+                    tx.execute(f"PRAGMA user_version = {step + 1}")
+                    logger.info("review database migrated to schema version %d", step + 1)
+        self._verify(conn)
+
+    def _verify(self, conn: sqlite3.Connection) -> None:
+        """Refuse a file whose schema, user_version, audit chain or rows were altered."""
+        report = verify_connection(conn)
+        if report.ok and report.schema_version == SCHEMA_VERSION:
             return
-        with self._write() as tx:
-            # re-read under the write lock: another process may have migrated meanwhile
-            version = int(tx.execute("PRAGMA user_version").fetchone()[0])
-            for step in range(version, SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[step]):
-                    tx.execute(statement)
-                tx.execute(f"PRAGMA user_version = {step + 1}")
-                logger.info("review database migrated to schema version %d", step + 1)
+        shown = "; ".join(str(a) for a in report.alterations[:5])
+        more = len(report.alterations) - 5
+        if more > 0:
+            shown += f"; and {more} more"
+        logger.error("review database fails its integrity check: %s", shown)
+        raise StoreTamperedError(
+            f"the review database was altered outside imaging-triage ({shown}); it is not "
+            f"opened. Run `imaging-triage verify --db {self.path}` for the full list, and "
+            "restore the file from a backup",
+            path=self.path,
+        )
+
+    def verify(self) -> IntegrityReport:
+        """Check the schema, ``user_version``, the audit chain and every row now.
+
+        Returns
+        -------
+        IntegrityReport
+            ``ok`` when nothing was altered since the rows were written.
+        """
+        return verify_connection(self._conn())
 
     @property
     def schema_version(self) -> int:
@@ -307,7 +245,7 @@ class ReviewStore:
         after: dict[str, Any] | None,
         at: str,
     ) -> None:
-        tx.execute(
+        cur = tx.execute(
             "INSERT INTO audit (at, reviewer, action, entity, entity_id, study_key, before, after)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -321,6 +259,7 @@ class ReviewStore:
                 json.dumps(after, sort_keys=True) if after is not None else None,
             ),
         )
+        append_chain(tx, int(cur.lastrowid or 0))
 
     @staticmethod
     def _check_reviewer(reviewer: str) -> str:
@@ -336,14 +275,37 @@ class ReviewStore:
         with self._write() as tx:
             self._ensure_study(tx, study_key, study_uid, source, modality)
 
-    @staticmethod
+    @classmethod
     def _ensure_study(
-        tx: sqlite3.Connection, study_key: str, study_uid: str, source: str, modality: str
+        cls,
+        tx: sqlite3.Connection,
+        study_key: str,
+        study_uid: str,
+        source: str,
+        modality: str,
+        at: str | None = None,
     ) -> None:
+        """Register a study once, with a ``study.register`` audit row (studies are
+        append-only: the first registration is kept)."""
+        if tx.execute("SELECT 1 FROM studies WHERE study_key = ?", (study_key,)).fetchone():
+            return
+        at = at or utc_now()
+        row = (study_key, study_uid, source, modality, at)
         tx.execute(
-            "INSERT OR IGNORE INTO studies (study_key, study_uid, source, modality, first_seen)"
+            "INSERT INTO studies (study_key, study_uid, source, modality, first_seen)"
             " VALUES (?, ?, ?, ?, ?)",
-            (study_key, study_uid, source, modality, utc_now()),
+            row,
+        )
+        cls._audit(
+            tx,
+            reviewer="imaging-triage",
+            action="study.register",
+            entity="study",
+            entity_id=None,
+            study_key=study_key,
+            before=None,
+            after=json.loads(study_register_after(row)),
+            at=at,
         )
 
     def add_finding(self, finding: Finding) -> Finding:
@@ -355,10 +317,10 @@ class ReviewStore:
             If the reviewer's name is empty or the database stays locked.
         """
         reviewer = self._check_reviewer(finding.reviewer)
-        at = utc_now()
         loc = finding.location
         with self._write() as tx:
-            self._ensure_study(tx, finding.study_key, "", "", "")
+            at = utc_now()  # taken under the write lock, so audit times never go backwards
+            self._ensure_study(tx, finding.study_key, "", "", "", at)
             cur = tx.execute(
                 "INSERT INTO findings (study_key, type, laterality, confidence, note, x_mm, y_mm,"
                 " z_mm, i, j, k, series_uid, reviewer, created_at)"
@@ -401,8 +363,8 @@ class ReviewStore:
             If the finding does not exist or is already retracted.
         """
         reviewer = self._check_reviewer(reviewer)
-        at = utc_now()
         with self._write() as tx:
+            at = utc_now()
             rows = _finding_from_row(tx.execute(_FINDING_SELECT + " WHERE f.id = ?", (finding_id,)))
             if not rows:
                 raise StoreError(f"finding {finding_id} does not exist", path=self.path)
@@ -425,7 +387,7 @@ class ReviewStore:
                 entity_id=finding_id,
                 study_key=before.study_key,
                 before=_finding_dict(before),
-                after=_finding_dict(after[0]),
+                after={**_finding_dict(after[0]), "retraction_reason": reason},
                 at=at,
             )
         return after[0]
@@ -467,9 +429,9 @@ class ReviewStore:
         if status is ReviewStatus.REVIEWED and outcome is None:
             raise StoreError("a reviewed study needs an outcome; choose one before saving")
         extra = dict(audit_extra or {})
-        at = utc_now()
         with self._write() as tx:
-            self._ensure_study(tx, study_key, "", "", "")
+            at = utc_now()
+            self._ensure_study(tx, study_key, "", "", "", at)
             if expected_status_id is not None:
                 other = self._outcome_saved_since(tx, study_key, expected_status_id, reviewer)
                 if other is not None and not replace:

@@ -15,8 +15,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 
-from imaging_triage.dicom import deid, deid_table
+from imaging_triage.dicom import deid
 from imaging_triage.dicom.deid import DeidConfig, FileStatus, deidentify_tree
+from imaging_triage.dicom.deid import table as deid_table
 from imaging_triage.errors import ConfigError
 from imaging_triage.ingest import Status, load, scan
 
@@ -520,7 +521,7 @@ def test_table_generated_from_standard(tmp_path: Path) -> None:
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     text = gen.render(STANDARD_JSON, gen.DEFAULT_COMMIT, gen.DEFAULT_SNAPSHOT)
-    committed = (ROOT / "imaging_triage" / "dicom" / "deid_table.py").read_text()
+    committed = (ROOT / "imaging_triage" / "dicom" / "deid" / "table.py").read_text()
     assert text == committed
     rows = json.loads(STANDARD_JSON.read_text())
     assert len(rows) == deid_table.SOURCE_ROWS

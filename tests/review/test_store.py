@@ -112,7 +112,7 @@ def test_retraction_is_a_new_row_and_the_finding_stays(tmp_path: Path) -> None:
     findings = store.findings("study_a")
     assert [x.id for x in findings] == [f.id] and findings[0].retracted
     actions = [row["action"] for row in store.audit("study_a")]
-    assert actions == ["finding.add", "study.status", "finding.retract"]
+    assert actions == ["study.register", "finding.add", "study.status", "finding.retract"]
     last = store.audit("study_a")[-1]
     assert last["reviewer"] == "dr b"
     assert last["before"]["retracted"] is False and last["after"]["retracted"] is True
@@ -137,7 +137,7 @@ def test_outcome_correction_is_a_new_row(tmp_path: Path) -> None:
         Urgency.URGENT,
         "b",
     )
-    audit = store.audit("s1")
+    audit = [row for row in store.audit("s1") if row["action"] == "study.status"]
     assert len(audit) == 2
     assert audit[1]["before"]["outcome"] == Outcome.NO_ACUTE.value
     assert audit[1]["after"]["outcome"] == Outcome.SECONDARY.value
@@ -160,6 +160,7 @@ def test_newer_schema_is_refused_and_garbage_file_is_a_store_error(tmp_path: Pat
     db = tmp_path / "r.sqlite"
     ReviewStore(db).close()
     conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE from_the_future (x)")  # a newer program's schema
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
@@ -214,8 +215,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     reviews = store.reviews()
     assert len(reviews) == 2 * n
     assert all(r.status is ReviewStatus.REVIEWED for r in reviews.values())
-    # each study: finding.add + in-progress status + reviewed status
-    assert len(store.audit()) == 3 * 2 * n
+    # each study: registration + finding.add + in-progress status + reviewed status
+    assert len(store.audit()) == 4 * 2 * n
+    assert store.verify().ok
     assert store.integrity_check() == "ok"
     store.close()
 
