@@ -8,9 +8,9 @@ the engine can show the first slab while the rest arrives. This server:
   server process;
 * serves ``GET /v/<token>?k=<slice>`` where ``token`` is 32 random bytes (URL-safe) made
   per published volume: unguessable, so another local page cannot enumerate volumes;
-* answers only when the ``Host`` header names the loopback address or ``localhost`` with
-  this port (a DNS-rebinding page cannot read it) and, for cross-origin requests, only
-  loopback origins get the CORS header;
+* answers only when the ``Host`` header is a loopback name (those of
+  :mod:`imaging_triage.viewer.hostcheck`) with this port, so a DNS-rebinding page cannot
+  read it, and, for cross-origin requests, only loopback origins get the CORS header;
 * keeps a bounded number of volumes (least recently published dropped first).
 
 Examples
@@ -30,12 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from imaging_triage.viewer.hostcheck import LOOPBACK_HOSTS, hostname
 from imaging_triage.viewer.transfer import EncodedVolume
 
 logger = logging.getLogger(__name__)
-
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-_ORIGIN = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$")
 
 
 def is_loopback_host(host_header: str | None, port: int) -> bool:
@@ -44,9 +42,13 @@ def is_loopback_host(host_header: str | None, port: int) -> bool:
     >>> is_loopback_host("127.0.0.1:8600", 8600), is_loopback_host("evil.example:8600", 8600)
     (True, False)
     """
-    if not host_header:
+    name = hostname(host_header)
+    if name not in LOOPBACK_HOSTS:
         return False
-    return host_header.strip().lower() in {f"{h}:{port}" for h in _LOOPBACK_HOSTS}
+    try:
+        return urlsplit(f"//{host_header}").port == port
+    except ValueError:
+        return False
 
 
 def is_loopback_origin(origin: str | None) -> bool:
@@ -55,7 +57,7 @@ def is_loopback_origin(origin: str | None) -> bool:
     >>> is_loopback_origin("http://127.0.0.1:8501"), is_loopback_origin("http://a.b:8501")
     (True, False)
     """
-    return bool(origin) and _ORIGIN.match(origin.strip().lower()) is not None  # type: ignore[union-attr]
+    return hostname(origin, url=True) in LOOPBACK_HOSTS
 
 
 class VolumeServer:
