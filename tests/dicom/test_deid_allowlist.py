@@ -141,5 +141,15 @@ def test_every_attribute_the_ingest_reads_is_kept_or_deliberately_removed() -> N
             continue  # file meta is rebuilt; UIDs are mapped; dates shifted or removed
         missing.append(word)
     # words that are keywords by accident (English words, DICOMDIR and status fields)
-    accidental = {"Date", "Time", "Location", "Mass", "Plane", "Item", "Status", "Grid"}
+    accidental = {
+        "Date",
+        "Time",
+        "Location",
+        "Mass",
+        "Plane",
+        "Item",
+        "Status",
+        "Grid",
+        "DataElement",
+    }
     assert sorted(set(missing) - accidental - {"DirectoryRecordSequence"}) == []
