@@ -467,7 +467,7 @@ def _ct_record(description: str, kernel: str, slices: int, number: int) -> Serie
         description=description,
         series_number=number,
         shape=(512, 512, slices),
-        extra={"header": {"acquisition": {"ConvolutionKernel": kernel}}},
+        header={"acquisition": {"ConvolutionKernel": kernel}},
     )
 
 
