@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,36 +71,29 @@ _EXTRA_FIELDS = {
 }
 
 
-class _ExtraView(MutableMapping[str, Any]):
-    """Dict-like view of a record's typed fields, for code written against ``extra``."""
+class _ExtraView(dict[str, Any]):
+    """A dict of a record's typed fields, for code written against the former ``extra``.
+
+    Reads see the fields as they are when the view is made; writing a key writes the field.
+    """
 
     def __init__(self, record: SeriesRecord) -> None:
+        super().__init__(
+            {key: _plain(getattr(record, attr)) for key, attr in _EXTRA_FIELDS.items()}
+        )
         self._record = record
 
-    def _attr(self, key: str) -> str:
-        try:
-            return _EXTRA_FIELDS[key]
-        except KeyError:
-            raise KeyError(key) from None
-
-    def __getitem__(self, key: str) -> Any:
-        value = getattr(self._record, self._attr(key))
-        return value.value if isinstance(value, enum.Enum) else value
-
     def __setitem__(self, key: str, value: Any) -> None:
-        attr = self._attr(key)
-        if attr == "strictness":
-            value = Strictness(value)
-        setattr(self._record, attr, value)
+        try:
+            attr = _EXTRA_FIELDS[key]
+        except KeyError:
+            raise KeyError(f"SeriesRecord has no field for extra[{key!r}]") from None
+        setattr(self._record, attr, Strictness(value) if attr == "strictness" else value)
+        super().__setitem__(key, value)
 
-    def __delitem__(self, key: str) -> None:
-        raise TypeError("SeriesRecord fields cannot be deleted")
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(_EXTRA_FIELDS)
-
-    def __len__(self) -> int:
-        return len(_EXTRA_FIELDS)
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 @dataclass
@@ -171,7 +163,7 @@ class SeriesRecord:
     study_date: str = ""
 
     @property
-    def extra(self) -> MutableMapping[str, Any]:
+    def extra(self) -> dict[str, Any]:
         """Deprecated dict-like view of ``frames``, ``header``, ``strictness``,
         ``philips_scaling`` and ``root``; use the typed fields."""
         return _ExtraView(self)
