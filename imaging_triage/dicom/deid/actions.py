@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from imaging_triage.dicom.deid import table as deid_table
+import imaging_triage.dicom.deid.table as deid_table
 from imaging_triage.errors import (
     ConfigError,
 )

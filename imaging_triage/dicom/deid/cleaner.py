@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from imaging_triage.dicom.deid import table as deid_table
+import imaging_triage.dicom.deid.table as deid_table
 from imaging_triage.dicom.deid.actions import Action, table_action
 from imaging_triage.dicom.deid.allowlist import KEEP_UNLISTED
 from imaging_triage.dicom.deid.burned_in import burned_in_reason, clear_unused_pixel_bits

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imaging_triage.dicom.deid import table as deid_table
+import imaging_triage.dicom.deid.table as deid_table
 from imaging_triage.dicom.deid.cleaner import deidentify_dataset
 from imaging_triage.dicom.deid.config import DeidConfig
 from imaging_triage.dicom.deid.keys import UidMapper
