@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deidentify": ("deidentify", "write a de-identified copy of a DICOM tree"),
     "export": ("export", "export review findings and study outcomes"),
     "samples": ("samples", "regenerate the synthetic sample studies"),
+    "pull": ("pull", "retrieve studies from a PACS over DICOMweb"),
+    "pacs": ("pacs", "query a PACS over DICOMweb (pacs ls URL ...)"),
 }
 
 
