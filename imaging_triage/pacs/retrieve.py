@@ -261,16 +261,17 @@ def pull(
 ) -> PullSummary:
     """Pull every study matching ``query`` into ``out``; a failing study does not stop the rest.
 
-    With ``query.study_uid`` set, that study is pulled without a search first (so that an
-    unknown UID is reported as not found). ``progress(study_index, studies, done, total)``
-    follows each study's instances.
+    With only ``query.study_uid`` set, that study is pulled without a search first (so that
+    an unknown UID is reported as not found); with other filters too, it must match them.
+    ``progress(study_index, studies, done, total)`` follows each study's instances.
 
     Raises
     ------
     PacsAuthError, PacsConnectionError
         If the server cannot be used at all (nothing more can be pulled).
     """
-    if query.study_uid and not (query.since or query.until or query.modality):
+    others = (query.since, query.until, query.modality, query.description, query.accession)
+    if query.study_uid and not any(others):
         uids = [query.study_uid]
     else:
         uids = [s.study_uid for s in search_studies(client, query)]
