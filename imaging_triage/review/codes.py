@@ -17,6 +17,7 @@ Concept(value='35486000', scheme='SCT', meaning='Subdural intracranial hemorrhag
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from imaging_triage.review.findings import Confidence, FindingType, Laterality, Outcome, Urgency
@@ -108,6 +109,31 @@ URGENCIES: dict[Urgency, Concept] = {
 }
 
 
+class MeasurementKind(str, enum.Enum):
+    """What a numeric measurement of a finding measures (the viewer's tools)."""
+
+    #: a distance between two points (ruler), in millimetres
+    DISTANCE = "distance"
+    #: the area of a region of interest on a slice, in square millimetres
+    AREA = "area"
+    #: a volume (region grown or ABC/2), in millilitres
+    VOLUME = "volume"
+    #: the mean CT density of a region of interest, in Hounsfield units
+    MEAN_HU = "mean_hu"
+
+
+#: measurement kind -> (concept name, UCUM unit)
+MEASUREMENTS: dict[MeasurementKind, tuple[Concept, Concept]] = {
+    MeasurementKind.DISTANCE: (_sct("410668003", "Length"), Concept("mm", "UCUM", "mm")),
+    MeasurementKind.AREA: (_sct("42798000", "Area"), Concept("mm2", "UCUM", "square millimeter")),
+    MeasurementKind.VOLUME: (_sct("118565006", "Volume"), Concept("ml", "UCUM", "milliliter")),
+    MeasurementKind.MEAN_HU: (
+        _sct("373098007", "Mean"),
+        Concept("[hnsf'U]", "UCUM", "Hounsfield unit"),
+    ),
+}
+
+
 def finding_concept(finding_type: FindingType) -> Concept:
     """The concept of a finding type."""
     return FINDINGS[finding_type]
@@ -130,6 +156,8 @@ def all_concepts() -> list[tuple[str, Concept]]:
         ("concept name: outcome", OUTCOME_NAME),
         ("concept name: urgency", URGENCY_NAME),
     ]
+    for kind, (name, unit) in MEASUREMENTS.items():
+        rows += [(f"measurement: {kind.value}", name), (f"unit of {kind.value}", unit)]
     rows += [(f"confidence: {c.label}", v) for c, v in CONFIDENCES.items()]
     rows += [(f"outcome: {o.label}", v) for o, v in OUTCOMES.items()]
     rows += [(f"urgency: {u.label}", v) for u, v in URGENCIES.items()]

@@ -55,6 +55,19 @@ def ras_to_lps(xyz: Sequence[float]) -> tuple[float, float, float]:
     return (-x, -y, z)
 
 
+@dataclass(frozen=True)
+class SrMeasurement:
+    """A numeric measurement of a finding, written in that finding's group with its unit.
+
+    The review database does not keep the viewer's measurements yet; a caller that has
+    them (the viewer, a script) passes them to :func:`build_sr` / :func:`export_sr`.
+    """
+
+    finding_id: int
+    kind: codes.MeasurementKind
+    value: float
+
+
 @dataclass
 class SourceSeries:
     """A source series of a study: its UIDs and its instances' headers (no pixels)."""
@@ -131,11 +144,17 @@ def _concept(c: codes.Concept) -> Any:
     return c.as_highdicom()
 
 
-def _finding_group(finding: Finding, source: SourceSeries, include_notes: bool) -> Any:
+def _finding_group(
+    finding: Finding,
+    source: SourceSeries,
+    include_notes: bool,
+    measurements: Sequence[SrMeasurement] = (),
+) -> Any:
     from highdicom.sr import (
         FindingSite,
         GraphicTypeValues3D,
         ImageRegion3D,
+        Measurement,
         PlanarROIMeasurementsAndQualitativeEvaluations,
         QualitativeEvaluation,
         TextContentItem,
@@ -175,6 +194,15 @@ def _finding_group(finding: Finding, source: SourceSeries, include_notes: bool) 
             )
         ],
         qualitative_evaluations=evaluations,
+        measurements=[
+            Measurement(
+                name=_concept(codes.MEASUREMENTS[m.kind][0]),
+                value=float(m.value),
+                unit=_concept(codes.MEASUREMENTS[m.kind][1]),
+            )
+            for m in measurements
+        ]
+        or None,
     )
     if include_notes and finding.note.strip():
         group[0].ContentSequence.append(
@@ -216,6 +244,7 @@ def build_sr(
     sources: StudySources,
     *,
     include_notes: bool = False,
+    measurements: Sequence[SrMeasurement] = (),
 ) -> Any:
     """Build the Comprehensive 3D SR of one reviewed study.
 
@@ -229,6 +258,9 @@ def build_sr(
         The study's source series (see :func:`find_sources`).
     include_notes : bool
         Add each finding's note as a comment.
+    measurements : sequence of SrMeasurement
+        Numeric measurements, each written in its finding's group with its UCUM unit
+        (those of retracted or unknown findings are left out).
 
     Returns
     -------
@@ -256,7 +288,8 @@ def build_sr(
     evidence: dict[str, Any] = {}
     for finding in active:
         source = sources.get(finding.location.series_uid)
-        groups.append(_finding_group(finding, source, include_notes))
+        own = [m for m in measurements if m.finding_id == finding.id]
+        groups.append(_finding_group(finding, source, include_notes, own))
         nearest = source.nearest_instance(ras_to_lps(finding.location.xyz_mm))
         evidence[str(nearest.SOPInstanceUID)] = nearest
     if not evidence:
@@ -340,6 +373,7 @@ def export_sr(
     data: Sequence[str | os.PathLike[str]],
     *,
     include_notes: bool = False,
+    measurements: Sequence[SrMeasurement] = (),
 ) -> SrExportSummary:
     """Write one SR per reviewed study into ``out`` (``<study_key>.sr.dcm``), atomically.
 
@@ -361,6 +395,7 @@ def export_sr(
                 findings,
                 sources.get(key, StudySources(key)),
                 include_notes=include_notes,
+                measurements=measurements,
             )
         except TriageError as err:
             summary.results.append(SrResult(key, None, reason=err.reason))

@@ -42,7 +42,7 @@ def test_codes_fit_dicom_and_distinct_findings_have_distinct_codes() -> None:
     for _, concept in codes.all_concepts():
         assert 0 < len(concept.value) <= 16  # Code Value is SH
         assert 0 < len(concept.meaning) <= 64  # Code Meaning is LO
-        assert concept.scheme in ("SCT", "DCM", codes.LOCAL_SCHEME)
+        assert concept.scheme in ("SCT", "DCM", "UCUM", codes.LOCAL_SCHEME)
     kinds = {c.value for t, c in codes.FINDINGS.items() if t is not FindingType.MASS_WITH_EDEMA}
     assert len(kinds) == len(FindingType) - 1  # only "mass with edema" shares the mass code
 

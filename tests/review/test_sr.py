@@ -18,7 +18,8 @@ from reviewgen import build_sdh_review
 from imaging_triage.cli import main
 from imaging_triage.review import codes
 from imaging_triage.review.findings import FindingType, Outcome, Urgency
-from imaging_triage.review.sr import ras_to_lps
+from imaging_triage.review.sr import SrMeasurement, export_sr, ras_to_lps
+from imaging_triage.review.store import ReviewStore
 
 
 @pytest.fixture
@@ -108,8 +109,13 @@ def test_dciodvfy_reports_no_error(review_db, tmp_path: Path) -> None:
         if os.environ.get("IMAGING_TRIAGE_REQUIRE_PACS") == "1":
             pytest.fail(message + "; IMAGING_TRIAGE_REQUIRE_PACS=1 makes this a failure")
         pytest.skip(message)
-    db, _ = review_db
-    path = _export(db, tmp_path / "sr", "--include-notes")
+    db, facts = review_db
+    distance = SrMeasurement(facts["sdh"].id, codes.MeasurementKind.DISTANCE, 9.0)
+    with ReviewStore(db) as store:
+        (written,) = export_sr(
+            store, tmp_path / "sr", [SAMPLE], include_notes=True, measurements=[distance]
+        ).written
+    path = written.path
     result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
     report = result.stdout + result.stderr
     assert report.startswith("Comprehensive3DSR"), report  # dciodvfy recognised the IOD
@@ -137,3 +143,28 @@ def test_missing_source_data_is_reported_per_study(review_db, tmp_path: Path, ca
     assert code == 3
     assert "not in the data folders" in capsys.readouterr().err
     assert not list((tmp_path).glob("o/*.sr.dcm"))
+
+
+def test_measurements_are_written_with_ucum_units(review_db, tmp_path: Path) -> None:
+    db, facts = review_db
+    sdh, mass, retracted = facts["sdh"], facts["mass"], facts["retracted"]
+    given = [
+        SrMeasurement(sdh.id, codes.MeasurementKind.DISTANCE, 9.25),
+        SrMeasurement(sdh.id, codes.MeasurementKind.MEAN_HU, 68.5),
+        SrMeasurement(mass.id, codes.MeasurementKind.VOLUME, 3.1),
+        SrMeasurement(retracted.id, codes.MeasurementKind.AREA, 12.0),
+    ]
+    with ReviewStore(db) as store:
+        summary = export_sr(store, tmp_path / "sr", [SAMPLE], measurements=given)
+    (result,) = summary.written
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(result.path))
+    found = {
+        (g.finding_type.value, m.name.meaning, round(m.value, 3), m.unit.value)
+        for g in sr.content.get_planar_roi_measurement_groups()
+        for m in g.get_measurements()
+    }
+    assert found == {
+        ("35486000", "Length", 9.25, "mm"),
+        ("35486000", "Mean", 68.5, "[hnsf'U]"),
+        ("126952004", "Volume", 3.1, "ml"),
+    }  # the retracted finding's area is not written
