@@ -184,3 +184,15 @@ def test_deidentified_pull_writes_no_identifiers(pacs_env: OrthancServer, tmp_pa
     assert (tmp_path / "teaching.deid-key").is_file()
     # resumable: the same key gives the same names
     assert main([*args, "--quiet"]) == 0 and _dcm_files(out) == files
+
+
+def test_ls_series_of_one_study(pacs_env: OrthancServer, capsys) -> None:
+    study_uid, series = _uids(SAMPLES / "05_mr_tumor")
+    code = main(["pacs", "ls", pacs_env.dicomweb_url, "--study", study_uid, "--series", "--json"])
+    (study,) = json.loads(capsys.readouterr().out)["studies"]
+    assert code == 0
+    listed = {s["series_uid"]: s for s in study["series_list"]}
+    assert set(listed) == set(series.values())
+    for desc, uid in series.items():
+        assert listed[uid]["description"] == desc and listed[uid]["modality"] == "MR"
+    assert sum(s["instances"] for s in listed.values()) == len(sample_files("05_mr_tumor"))
