@@ -140,6 +140,31 @@ def find_sources(data: Sequence[str | os.PathLike[str]]) -> dict[str, StudySourc
     return studies
 
 
+#: patient and study attributes an SR copies from its source (type 2: may be empty, not absent)
+_COPIED = (
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "StudyID",
+    "StudyDate",
+    "StudyTime",
+)
+
+
+def _complete_header(ds: Any) -> Any:
+    """Give a source header the type 2 attributes an SR copies, empty where absent.
+
+    Some scanners leave out type 2 attributes; highdicom reads them unconditionally.
+    Only our in-memory copy of the header changes, never a file.
+    """
+    for keyword in _COPIED:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    return ds
+
+
 def _concept(c: codes.Concept) -> Any:
     return c.as_highdicom()
 
@@ -291,7 +316,7 @@ def build_sr(
         own = [m for m in measurements if m.finding_id == finding.id]
         groups.append(_finding_group(finding, source, include_notes, own))
         nearest = source.nearest_instance(ras_to_lps(finding.location.xyz_mm))
-        evidence[str(nearest.SOPInstanceUID)] = nearest
+        evidence[str(nearest.SOPInstanceUID)] = _complete_header(nearest)
     if not evidence:
         if not sources.series:
             raise StructuredReportError(
@@ -299,7 +324,7 @@ def build_sr(
                 "--data the folder holding the study's original DICOM files"
             )
         first = next(iter(sources.series.values())).headers[0]
-        evidence[str(first.SOPInstanceUID)] = first
+        evidence[str(first.SOPInstanceUID)] = _complete_header(first)
     groups.append(_outcome_group(review))
     observer = ObserverContext(
         observer_type=dcm_codes.DCM.Person,
@@ -397,8 +422,13 @@ def export_sr(
                 include_notes=include_notes,
                 measurements=measurements,
             )
-        except TriageError as err:
-            summary.results.append(SrResult(key, None, reason=err.reason))
+        except (ValueError, TypeError, AttributeError) as err:
+            if isinstance(err, TriageError):
+                reason = err.reason
+            else:  # highdicom refused a value of the source headers
+                # the class only: highdicom's message may quote a header value
+                reason = f"the SR cannot be built from the source headers ({type(err).__name__})"
+            summary.results.append(SrResult(key, None, reason=reason))
             logger.warning("no SR for %s: %s", key, err.reason)
             continue
         buffer = DicomBytesIO()

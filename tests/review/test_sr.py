@@ -168,3 +168,19 @@ def test_measurements_are_written_with_ucum_units(review_db, tmp_path: Path) -> 
         ("35486000", "Mean", 68.5, "[hnsf'U]"),
         ("126952004", "Volume", 3.1, "ml"),
     }  # the retracted finding's area is not written
+
+
+def test_sources_without_optional_patient_attributes(review_db, tmp_path: Path) -> None:
+    db, _ = review_db
+    data = tmp_path / "data"
+    for path in SAMPLE.rglob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        for keyword in ("PatientBirthDate", "AccessionNumber", "StudyID"):
+            delattr(ds, keyword)
+        target = data / path.relative_to(SAMPLE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(target)
+    with ReviewStore(db) as store:
+        (written,) = export_sr(store, tmp_path / "sr", [data]).written
+    sr = pydicom.dcmread(written.path)
+    assert sr.PatientBirthDate == "" and sr.AccessionNumber == ""
