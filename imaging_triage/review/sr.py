@@ -429,7 +429,7 @@ def export_sr(
                 # the class only: highdicom's message may quote a header value
                 reason = f"the SR cannot be built from the source headers ({type(err).__name__})"
             summary.results.append(SrResult(key, None, reason=reason))
-            logger.warning("no SR for %s: %s", key, err.reason)
+            logger.warning("no SR for %s: %s", key, reason)
             continue
         buffer = DicomBytesIO()
         dcmwrite(buffer, sr, enforce_file_format=True)
