@@ -19,8 +19,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from imaging_triage.viewer.launch import free_port
 
@@ -166,3 +169,22 @@ def start_orthanc(folder: Path, timeout_s: float = 30.0) -> OrthancServer:
     server.stop()
     text = (folder / "orthanc.log").read_text(errors="replace")[-3000:]
     raise RuntimeError(f"Orthanc did not start on port {http_port}:\n{text}")
+
+
+def running_orthanc(
+    tmp_path_factory: pytest.TempPathFactory, files: list[Path]
+) -> Iterator[OrthancServer]:
+    """Start an Orthanc holding ``files`` (skip, or fail under ``IMAGING_TRIAGE_REQUIRE_PACS=1``,
+    when Orthanc is absent); stop it when the generator is closed."""
+    reason = orthanc_missing_reason()
+    if reason is not None:
+        if os.environ.get(ENV_REQUIRE) == "1":
+            pytest.fail(reason + f"; {ENV_REQUIRE}=1 makes this a failure")
+        pytest.skip(reason)
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
+    try:
+        stored = server.upload(files)
+        assert stored == len(files), "Orthanc did not store every file"
+        yield server
+    finally:
+        server.stop()

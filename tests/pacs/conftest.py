@@ -6,17 +6,10 @@ The server skips with a reason where Orthanc is not installed; ``IMAGING_TRIAGE_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
-from orthancserver import (
-    ENV_REQUIRE,
-    OrthancServer,
-    orthanc_missing_reason,
-    sample_files,
-    start_orthanc,
-)
+from orthancserver import OrthancServer, running_orthanc, sample_files
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +19,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
     Module-scoped so that a module that sends reports to it does not change what another
     module's counts see.
     """
-    reason = orthanc_missing_reason()
-    if reason is not None:
-        if os.environ.get(ENV_REQUIRE) == "1":
-            pytest.fail(reason + f"; {ENV_REQUIRE}=1 makes this a failure")
-        pytest.skip(reason)
-    server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
-    try:
-        files = sample_files()
-        stored = server.upload(files)
-        assert stored == len(files), "Orthanc did not store every sample file"
-        yield server
-    finally:
-        server.stop()
+    yield from running_orthanc(tmp_path_factory, sample_files())
 
 
 @pytest.fixture
