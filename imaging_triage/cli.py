@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export review findings and study outcomes"),
     "samples": ("samples", "regenerate the synthetic sample studies"),
     "verify": ("verify", "check a review database for tampering (schema, audit chain, rows)"),
+    "pull": ("pull", "retrieve studies from a PACS over DICOMweb"),
+    "pacs": ("pacs", "query a PACS over DICOMweb (pacs ls URL ...)"),
 }
 
 

@@ -188,3 +188,42 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 3
     #: nothing to do: no DICOM or NIfTI found
     NOTHING = 4
+
+
+class PacsError(TriageError, RuntimeError):
+    """A DICOMweb server (PACS) refused or failed a request; the message names the server
+    (never with credentials) and what to do."""
+
+    code = "pacs"
+
+
+class PacsConnectionError(PacsError, ConnectionError):
+    """The server cannot be reached (refused, DNS, TLS, timeout)."""
+
+    code = "pacs-unreachable"
+
+
+class PacsAuthError(PacsError, PermissionError):
+    """The server refused the credentials (HTTP 401 or 403)."""
+
+    code = "pacs-auth"
+
+
+class PacsNotFoundError(PacsError, LookupError):
+    """The study, series or instance asked for is not on the server (HTTP 404 or an empty
+    answer)."""
+
+    code = "pacs-not-found"
+
+
+class PacsResponseError(PacsError):
+    """The server answered with an error status or content that is not valid DICOMweb."""
+
+    code = "pacs-response"
+
+
+class StructuredReportError(TriageError, ValueError):
+    """A DICOM Structured Report cannot be built for a study (e.g. its source images are
+    not in the data folder)."""
+
+    code = "sr"

@@ -3,6 +3,11 @@
 Writes one row per finding plus one per study outcome, de-identified unless
 ``--identified`` is given; readers' free-text notes only with ``--include-notes`` (or
 ``--identified``).
+
+``--format sr --data DIR -o OUTDIR [--push URL]`` writes one DICOM Comprehensive 3D SR
+per reviewed study instead (:mod:`imaging_triage.review.sr`), identified by nature (it
+references the original study, whose DICOM files ``--data`` must hold), and with
+``--push`` sends them to a PACS with STOW-RS.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, type=Path, help="file to write")
     parser.add_argument(
         "--format",
-        choices=("csv", "json"),
+        choices=("csv", "json", "sr"),
         default=None,
         help="output format (default: from the output's extension, else csv)",
     )
@@ -37,6 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="include readers' free-text notes and retraction reasons (screened for "
         "identifiers when typed, but free text; default: only with --identified)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="SR: folder with the studies' original DICOM files (repeatable)",
+    )
+    parser.add_argument(
+        "--push",
+        metavar="URL",
+        default=None,
+        help="SR: send the reports to this DICOMweb server with STOW-RS "
+        "(credentials as for `pull`: environment or --pacs-config)",
+    )
+    parser.add_argument(
+        "--pacs-config", type=Path, default=None, metavar="FILE", help="SR: PACS config file"
     )
 
 
@@ -54,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
         )
         return 4
     fmt_name = args.format or ("json" if args.output.suffix.lower() == ".json" else "csv")
+    if fmt_name == "sr":
+        return _run_sr(args)
+    if args.push or args.data:
+        print("imaging-triage export: --push and --data need --format sr", file=sys.stderr)
+        return 2
     with ReviewStore(db) as store:
         summary = export(
             store,
@@ -69,6 +97,38 @@ def run(args: argparse.Namespace) -> int:
         + (", with notes)" if summary.notes_included else ", notes left out)")
     )
     return 0
+
+
+def _run_sr(args: argparse.Namespace) -> int:
+    """``--format sr``: one SR per reviewed study into the output folder, then STOW-RS."""
+    from imaging_triage.review.sr import export_sr
+    from imaging_triage.review.store import ReviewStore
+
+    if not args.data:
+        print(
+            "imaging-triage export: --format sr needs --data DIR, the folder with the studies' "
+            "original DICOM files (an SR references them)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.output.exists() and not args.output.is_dir():
+        print(f"imaging-triage export: {args.output}: not a folder", file=sys.stderr)
+        return 2
+    with ReviewStore(args.db) as store:
+        summary = export_sr(store, args.output, args.data, include_notes=bool(args.include_notes))
+    for result in summary.written:
+        print(f"wrote {result.path} ({result.findings} finding(s))")
+    for result in summary.failed:
+        print(f"no SR for {result.study_key}: {result.reason}", file=sys.stderr)
+    if args.push and summary.written:
+        from imaging_triage.pacs.client import connect
+        from imaging_triage.pacs.config import load_config
+        from imaging_triage.pacs.stow import push_files
+
+        client = connect(load_config(args.push, config_file=args.pacs_config))
+        pushed = push_files(client, [r.path for r in summary.written if r.path is not None])
+        print(f"sent {pushed} report(s) to {client.url}")
+    return summary.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
