@@ -24,6 +24,7 @@ from imaging_triage.viewer.engine import EngineData, EngineSeries, image_engine
 from imaging_triage.viewer.hanging import default_series
 from imaging_triage.viewer.hostcheck import host_refusal
 from imaging_triage.viewer.loader import OpenSeries, open_series
+from imaging_triage.viewer.pacs_panel import pacs_panel
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.viewer.worklist import Study, find_studies, neighbour, next_unread
 
@@ -199,6 +200,8 @@ def main() -> None:
         if S["study"]:
             st.warning("That study is not under the data folders any more; back to the worklist.")
             open_study(None)
+        if settings.pacs_url:
+            pacs_panel(settings.pacs_url, roots, get_studies.clear)
         ui.worklist_view(studies, store, open_study)
     else:
         study_view(current, studies, store)

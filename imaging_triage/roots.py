@@ -32,6 +32,8 @@ from imaging_triage.errors import ConfigError, PathOutsideRootError
 ENV_DATA = "IMAGING_TRIAGE_DATA"
 ENV_CONFIG = "IMAGING_TRIAGE_CONFIG"
 ENV_DB = "IMAGING_TRIAGE_DB"
+#: DICOMweb base URL of a PACS for the viewer's PACS panel (off when unset)
+ENV_PACS = "IMAGING_TRIAGE_PACS_URL"
 DEFAULT_CONFIG = Path("~/.config/imaging-triage/viewer.toml")
 
 
@@ -127,6 +129,8 @@ class ViewerSettings:
     db: Path | None = None
     #: where each value came from, for the page's "settings" line
     source: str = "default"
+    #: DICOMweb base URL of the PACS panel (None: no panel; the viewer stays offline)
+    pacs_url: str | None = None
 
 
 def parse_viewer_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -167,7 +171,9 @@ def resolve_settings(
     Precedence for the data roots: ``--data``, then ``IMAGING_TRIAGE_DATA``, then the
     config file's ``data``, then ``default_data``. The database: ``--db``, then
     ``IMAGING_TRIAGE_DB``, then the config file's ``db``, then
-    ``.imaging_triage/reviews.sqlite`` in the current folder.
+    ``.imaging_triage/reviews.sqlite`` in the current folder. The PACS panel's URL:
+    ``IMAGING_TRIAGE_PACS_URL``, then the config file's ``pacs_url`` (credentials: see
+    :mod:`imaging_triage.pacs.config`).
     Relative ``data`` entries of a config file are taken relative to that file.
 
     Raises
@@ -205,4 +211,8 @@ def resolve_settings(
     if db is not None and not isinstance(db, str):
         raise ConfigError("'db' must be a file path", path=config_path)
     settings.db = Path(db).expanduser() if db else Path(".imaging_triage") / "reviews.sqlite"
+    pacs = env.get(ENV_PACS) or config.get("pacs_url")
+    if pacs is not None and not isinstance(pacs, str):
+        raise ConfigError("'pacs_url' must be a DICOMweb URL", path=config_path)
+    settings.pacs_url = pacs or None
     return settings

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,12 +45,20 @@ class ViewerProcess:
 
     @classmethod
     def start(
-        cls, app: Path, *, data: Path, db: Path, home: Path, timeout_s: float = 60.0
+        cls,
+        app: Path,
+        *,
+        data: Path,
+        db: Path,
+        home: Path,
+        timeout_s: float = 60.0,
+        extra_env: Mapping[str, str] | None = None,
     ) -> ViewerProcess:
         """Start the viewer on ``data`` with review database ``db``; wait until it listens.
 
         ``home`` becomes the child's ``HOME`` (no user config file is read) and holds
-        the server log.
+        the server log; ``extra_env`` is added to the child's environment (e.g. the PACS
+        URL and credentials, which never go on a command line).
 
         Raises
         ------
@@ -60,6 +69,7 @@ class ViewerProcess:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
         env.update(HOME=str(home), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+        env.update(extra_env or {})
         cmd = [
             sys.executable,
             "-m",
