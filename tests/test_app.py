@@ -280,6 +280,35 @@ def test_names_with_markdown_or_html_are_shown_as_text(env: tuple[Path, Syntheti
     assert not any("http://e.vil" in m.value for m in at.markdown)
 
 
+def test_a_measurement_is_stored_with_the_finding(env: tuple[Path, SyntheticStudy]) -> None:
+    db, study = env
+    at = _start()
+    _open(at, "data/ct_sdh")
+    # what the engine's ruler reports (recomputed by the page) lands in the list
+    at.session_state["measurements"] = [
+        {
+            "id": 1,
+            "kind": "distance",
+            "where": "axial 5",
+            "text": "12.6 mm",
+            "quantities": [("distance", 12.6)],
+        }
+    ]
+    _point_at_lesion(at, study)
+    assert not at.exception, at.exception
+    assert "#1 distance (axial 5): 12.6 mm" in [t.value for t in at.text]
+    at.selectbox(key="f_type").select(FindingType.SDH)
+    at.selectbox(key="f_lat").select(Laterality.LEFT)
+    at.selectbox(key="f_measure").set_value(0)
+    at.button(key=FLAG).click().run()
+    assert not at.exception
+    with ReviewStore(db) as store:
+        (finding,) = store.findings()
+    (measurement,) = finding.measurements
+    assert measurement.quantities == (("distance", 12.6),) and measurement.tool == "distance"
+    assert any("12.6 mm" in t for t in _texts(at) if t.startswith("#1 Subdural"))
+
+
 # -- every widget of the study page, in every order that matters -----------------------
 
 Action = Callable[[AppTest], None]

@@ -16,7 +16,9 @@ Examples
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class _Coded(str, enum.Enum):
@@ -167,6 +169,38 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Measurement:
+    """A measurement the reader made in the viewer and attached to a finding.
+
+    Attributes
+    ----------
+    tool : str
+        The viewer tool: ``distance``, ``ellipse``, ``freehand``, ``region`` or ``abc2``.
+    text : str
+        The result as the reader saw it, e.g. ``"mean 68.2 SD 4.1 ... HU, 310.5 mm²"``.
+    quantities : tuple of (str, float)
+        The numbers, named by :class:`imaging_triage.review.codes.MeasurementKind`
+        values (``distance`` in mm, ``area`` in mm², ``volume`` in mL, ``mean_hu``), as
+        the DICOM SR export writes them with their units.
+    """
+
+    tool: str
+    text: str
+    quantities: tuple[tuple[str, float], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (stored with the finding and in its audit row)."""
+        return {"tool": self.tool, "text": self.text,
+                "quantities": [[k, float(v)] for k, v in self.quantities]}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        """The inverse of :meth:`as_dict`."""
+        quantities = tuple((str(k), float(v)) for k, v in data.get("quantities", ()))
+        return cls(str(data.get("tool", "")), str(data.get("text", "")), quantities)
+
+
+@dataclass(frozen=True)
 class Finding:
     """A finding flagged by a reader on a study.
 
@@ -184,6 +218,8 @@ class Finding:
     id: int | None = None
     retracted: bool = False
     retraction_reason: str = ""
+    #: measurements attached when the finding was flagged
+    measurements: tuple[Measurement, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -345,7 +345,7 @@ def _check_rows(conn: sqlite3.Connection, report: IntegrityReport) -> None:
     added = _audit_rows(conn, "finding.add")
     finding_ids: set[int] = set()
     for r in conn_rows("SELECT * FROM findings ORDER BY id").fetchall():
-        (fid, key, ftype, lat, conf, note, x, y, z, i, j, k, series, reviewer, created) = r
+        (fid, key, ftype, lat, conf, note, x, y, z, i, j, k, series, reviewer, created) = r[:15]
         finding_ids.add(int(fid))
         expected = {
             "id": fid,
@@ -360,6 +360,11 @@ def _check_rows(conn: sqlite3.Connection, report: IntegrityReport) -> None:
             "@at": created,
             "@study_key": key,
         }
+        if len(r) > 15:  # schema 4: the measurements column
+            try:
+                expected["measurements"] = json.loads(r[15])
+            except ValueError:
+                expected["measurements"] = r[15]
         _compare(report, "findings", int(fid), added.get(fid), expected)
     retracted = _audit_rows(conn, "finding.retract")
     retraction_ids: set[int] = set()

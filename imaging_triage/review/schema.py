@@ -144,11 +144,16 @@ def _migrate_v3(tx: sqlite3.Connection) -> None:
         append_chain(tx, int(audit_id))
 
 
+#: version 4: measurements attached to findings (JSON list), written with the finding
+_SCHEMA_V4 = """
+ALTER TABLE findings ADD COLUMN measurements TEXT NOT NULL DEFAULT '[]';
+"""
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[n]`` takes a database from schema version ``n`` to ``n + 1``.
 #: Append new migrations; never edit a released one.
-MIGRATIONS: tuple[Migration, ...] = (_SCHEMA_V1, _SCHEMA_V2, _migrate_v3)
+MIGRATIONS: tuple[Migration, ...] = (_SCHEMA_V1, _SCHEMA_V2, _migrate_v3, _SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -59,13 +59,27 @@ def ras_to_lps(xyz: Sequence[float]) -> tuple[float, float, float]:
 class SrMeasurement:
     """A numeric measurement of a finding, written in that finding's group with its unit.
 
-    The review database does not keep the viewer's measurements yet; a caller that has
-    them (the viewer, a script) passes them to :func:`build_sr` / :func:`export_sr`.
+    :func:`export_sr` takes those stored with the findings (:func:`stored_measurements`);
+    a caller may pass more.
     """
 
     finding_id: int
     kind: codes.MeasurementKind
     value: float
+
+
+def stored_measurements(findings: Sequence[Finding]) -> list[SrMeasurement]:
+    """The numeric measurements readers attached to findings in the viewer (schema 4)."""
+    out = []
+    for finding in findings:
+        for measurement in finding.measurements:
+            for name, value in measurement.quantities:
+                try:
+                    kind = codes.MeasurementKind(name)
+                except ValueError:
+                    continue  # a number the SR has no concept for (SD, min, max)
+                out.append(SrMeasurement(int(finding.id or 0), kind, float(value)))
+    return out
 
 
 @dataclass
@@ -420,7 +434,7 @@ def export_sr(
                 findings,
                 sources.get(key, StudySources(key)),
                 include_notes=include_notes,
-                measurements=measurements,
+                measurements=[*measurements, *stored_measurements(findings)],
             )
         except (ValueError, TypeError, AttributeError) as err:
             if isinstance(err, TriageError):

@@ -37,6 +37,7 @@ from imaging_triage.review.findings import (
     FindingType,
     Laterality,
     Location,
+    Measurement,
     Outcome,
     ReviewStatus,
     StudyReview,
@@ -323,8 +324,8 @@ class ReviewStore:
             self._ensure_study(tx, finding.study_key, "", "", "", at)
             cur = tx.execute(
                 "INSERT INTO findings (study_key, type, laterality, confidence, note, x_mm, y_mm,"
-                " z_mm, i, j, k, series_uid, reviewer, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " z_mm, i, j, k, series_uid, reviewer, created_at, measurements)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     finding.study_key,
                     finding.type.value,
@@ -336,6 +337,7 @@ class ReviewStore:
                     loc.series_uid,
                     reviewer,
                     at,
+                    json.dumps([m.as_dict() for m in finding.measurements], sort_keys=True),
                 ),
             )
             new_id = int(cur.lastrowid or 0)
@@ -604,9 +606,20 @@ def _finding_from_row(cursor: sqlite3.Cursor) -> list[Finding]:
                 created_at=row["created_at"],
                 retracted=row["retraction_id"] is not None,
                 retraction_reason=row["retraction_reason"] or "",
+                measurements=_measurements(row),
             )
         )
     return out
+
+
+def _measurements(row: sqlite3.Row) -> tuple[Measurement, ...]:
+    """The measurements column (schema 4), tolerant of older rows."""
+    raw = row["measurements"] if "measurements" in row.keys() else "[]"  # noqa: SIM118
+    try:
+        items = json.loads(raw or "[]")
+    except ValueError:
+        return ()
+    return tuple(Measurement.from_dict(m) for m in items if isinstance(m, dict))
 
 
 def _finding_dict(finding: Finding) -> dict[str, Any]:
@@ -620,6 +633,7 @@ def _finding_dict(finding: Finding) -> dict[str, Any]:
         "ijk": list(finding.location.ijk),
         "series_uid": finding.location.series_uid,
         "retracted": finding.retracted,
+        "measurements": [m.as_dict() for m in finding.measurements],
     }
 
 

@@ -50,6 +50,7 @@ from imaging_triage.review.findings import (
     FindingType,
     Laterality,
     Location,
+    Measurement,
     Outcome,
     ReviewStatus,
     StudyReview,
@@ -191,6 +192,7 @@ class FindingDraft:
     laterality: Laterality | None = None
     confidence: Confidence = Confidence.PROBABLE
     note: str = ""
+    measurements: tuple[Measurement, ...] = ()
 
     def choose(
         self,
@@ -199,6 +201,7 @@ class FindingDraft:
         laterality: Laterality | None = None,
         confidence: Confidence | None = None,
         note: str | None = None,
+        measurements: tuple[Measurement, ...] | None = None,
     ) -> FindingDraft:
         """A copy with the reader's choices (None leaves a field as it is)."""
         return dataclasses.replace(
@@ -207,6 +210,7 @@ class FindingDraft:
             laterality=laterality if laterality is not None else self.laterality,
             confidence=confidence if confidence is not None else self.confidence,
             note=note if note is not None else self.note,
+            measurements=measurements if measurements is not None else self.measurements,
         )
 
 
@@ -290,6 +294,7 @@ def build_finding(draft: FindingDraft, *, reviewer: str | None) -> Finding:
         confidence=draft.confidence,
         note=check_free_text(draft.note),
         reviewer=name,
+        measurements=draft.measurements,
     )
 
 

@@ -31,6 +31,7 @@ from imaging_triage.review.findings import (
     FindingType,
     Laterality,
     Location,
+    Measurement,
     Outcome,
     ReviewStatus,
     StudyReview,
@@ -290,23 +291,32 @@ def on_measure(opened: OpenSeries) -> Callable[[], None]:
         except (KeyError, TypeError, ValueError):
             return
         dv = opened.volume
+        where = f"{plane.value} {index + 1}"
         if kind is m.MeasureKind.DISTANCE:
-            text = f"{m.distance_mm(points, dv.spacing):.1f} mm"
+            mm = m.distance_mm(points, dv.spacing)
+            _add_measurement(kind.value, where, f"{mm:.1f} mm", [("distance", mm)])
         else:
             stats = m.roi_stats(dv.data, dv.spacing, plane, index, kind, points)
-            text = stats.text("HU" if opened.is_ct else "")
-        S["measurements"] = [
-            *S["measurements"],
-            {
-                "id": len(S["measurements"]) + 1,
-                "kind": kind.value,
-                "plane": plane.value,
-                "slice": index,
-                "text": text,
-            },
-        ]
+            quantities = [("area", stats.size)]
+            if opened.is_ct and stats.n_voxels:
+                quantities.append(("mean_hu", stats.mean))
+            _add_measurement(
+                kind.value, where, stats.text("HU" if opened.is_ct else ""), quantities
+            )
 
     return handler
+
+
+def _add_measurement(tool: str, where: str, text: str, quantities: list[tuple[str, float]]) -> None:
+    """Keep a measurement of this session (listed, and attachable to a finding)."""
+    item = {
+        "id": len(S["measurements"]) + 1,
+        "kind": tool,
+        "where": where,
+        "text": text,
+        "quantities": [(k, round(float(v), 3)) for k, v in quantities],
+    }
+    S["measurements"] = [*S["measurements"], item]
 
 
 def on_seed(opened: OpenSeries) -> Callable[[], None]:
@@ -329,6 +339,10 @@ def on_seed(opened: OpenSeries) -> Callable[[], None]:
         text = f"region {low:g}..{high:g}: " + stats.text("HU" if opened.is_ct else "", volume=True)
         S["region"] = {"url": url, "text": text, "ml": stats.size}
         S["point"] = seed
+        quantities = [("volume", stats.size)]
+        if opened.is_ct:
+            quantities.append(("mean_hu", stats.mean))
+        _add_measurement("region", f"seed {seed}", text, quantities)
 
     return handler
 
@@ -337,9 +351,7 @@ def measurements_panel(opened: OpenSeries) -> None:
     """Measurements of this session on the series, the region tool and ABC/2."""
     st.markdown("**Measurements**")
     for item in S["measurements"]:
-        st.text(
-            f"#{item['id']} {item['kind']} ({item['plane']} {item['slice'] + 1}): {item['text']}"
-        )
+        st.text(f"#{item['id']} {item['kind']} ({item['where']}): {item['text']}")
     if not S["measurements"]:
         st.caption("Distance (d), ellipse (e) or freehand (f) in the image; results appear here.")
     c1, c2 = st.columns(2)
@@ -351,7 +363,15 @@ def measurements_panel(opened: OpenSeries) -> None:
         a = st.number_input("A: largest diameter (mm)", min_value=0.0, key="abc_a")
         b = st.number_input("B: perpendicular to A (mm)", min_value=0.0, key="abc_b")
         c = st.number_input("C: craniocaudal extent (mm)", min_value=0.0, key="abc_c")
-        st.text(f"ABC/2 = {m.abc_over_2(a, b, c):.1f} mL")
+        ml = m.abc_over_2(a, b, c)
+        st.text(f"ABC/2 = {ml:.1f} mL")
+        st.button(
+            "Add to the measurements",
+            key="abc_add",
+            disabled=ml <= 0,
+            on_click=_add_measurement,
+            args=("abc2", f"A {a:g} B {b:g} C {c:g} mm", f"ABC/2 {ml:.1f} mL", [("volume", ml)]),
+        )
 
 
 def finding_form(
@@ -371,7 +391,8 @@ def finding_form(
             f"{dv.value(point):.0f}{' HU' if opened.is_ct else ''}. Suggested laterality from "
             f"the point: {hint.label} (a suggestion: choose below)."
         )
-    measures = [None, *range(len(S["measurements"]))]
+    texts = [str(item["text"]) for item in S["measurements"]]
+    measures = [None, *range(len(texts))]
     with st.form("flag_finding"):
         c1, c2, c3 = st.columns([2.5, 1.5, 1.6])
         c1.selectbox(
@@ -402,7 +423,7 @@ def finding_form(
             "Attach a measurement",
             measures,
             key="f_measure",
-            format_func=lambda n: "none" if n is None else S["measurements"][n]["text"],
+            format_func=lambda n: "none" if n is None else texts[n],
         )
         st.text_input("Note (no patient identifiers)", key="f_note")
         st.form_submit_button(
@@ -417,8 +438,11 @@ def _flag(study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewS
         return
     n = S.get("f_measure")
     note = str(S.get("f_note") or "").strip()
+    attached: tuple[Measurement, ...] = ()
     if isinstance(n, int) and n < len(S["measurements"]):
-        note = f"{note} [measured: {S['measurements'][n]['text']}]".strip()
+        item = S["measurements"][n]
+        quantities = tuple((str(k), float(v)) for k, v in item["quantities"])
+        attached = (Measurement(item["kind"], item["text"], quantities),)
     location = Location(
         xyz_mm=dv.world(point),
         ijk=dv.source_index(point),
@@ -426,7 +450,11 @@ def _flag(study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewS
     )
     draft = workflow.draft_finding(study.key, location, midline_x_mm=dv.world(dv.center())[0])
     draft = draft.choose(
-        type=S.get("f_type"), laterality=S.get("f_lat"), confidence=S.get("f_conf"), note=note
+        type=S.get("f_type"),
+        laterality=S.get("f_lat"),
+        confidence=S.get("f_conf"),
+        note=note,
+        measurements=attached,
     )
     try:
         stored = workflow.flag_finding(
@@ -454,6 +482,8 @@ def findings_list(study: Study, opened: OpenSeries, store: ReviewStore) -> None:
             f"#{f.id} {f.type.label} · {f.laterality.label} · {f.confidence.label} · "
             f"RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm · {f.note or 'no note'} · {f.reviewer}"
         )
+        if f.measurements:
+            text += " · " + "; ".join(m.text for m in f.measurements)
         if f.retracted:
             text = f"[retracted: {f.retraction_reason or 'no reason'}] {text}"
         cols = st.columns([6, 1, 1.2])

@@ -23,7 +23,7 @@ from imaging_triage.review.findings import (
     Urgency,
 )
 from imaging_triage.review.integrity import AlterationKind, audit_hash
-from imaging_triage.review.schema import MIGRATIONS, statements
+from imaging_triage.review.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from imaging_triage.review.store import ReviewStore
 
 
@@ -122,6 +122,14 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], AlterationKind]] = {
     ),
     "finding edited, trigger restored": (
         _bypass("findings", "UPDATE findings SET type = 'sah' WHERE id = 2"),
+        AlterationKind.MISMATCH,
+    ),
+    "finding's measurements edited": (
+        _bypass(
+            "findings",
+            'UPDATE findings SET measurements = \'[{"tool": "distance", '
+            '"text": "99 mm", "quantities": [["distance", 99.0]]}]\' WHERE id = 2',
+        ),
         AlterationKind.MISMATCH,
     ),
     "finding deleted": (
@@ -241,7 +249,7 @@ def test_version_2_database_migrates_and_verifies(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 2")
     conn.close()
     with ReviewStore(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         assert store.verify().ok
         assert [r["action"] for r in store.audit()] == ["study.status", "study.register"]
         store.set_status("s1", ReviewStatus.REVIEWED, reviewer="dr b", outcome=Outcome.NO_ACUTE)

@@ -184,3 +184,28 @@ def test_sources_without_optional_patient_attributes(review_db, tmp_path: Path) 
         (written,) = export_sr(store, tmp_path / "sr", [data]).written
     sr = pydicom.dcmread(written.path)
     assert sr.PatientBirthDate == "" and sr.AccessionNumber == ""
+
+
+def test_measurements_stored_with_findings_reach_the_sr(tmp_path: Path) -> None:
+    import dataclasses
+
+    from imaging_triage.review.findings import Finding, Measurement
+
+    db = tmp_path / "reviews.sqlite"
+    facts = build_sdh_review(db)
+    sdh: Finding = facts["sdh"]
+    ruler = Measurement("distance", "9.3 mm", (("distance", 9.25),))
+    roi = Measurement("ellipse", "mean 68.5", (("area", 30.0), ("mean_hu", 68.5)))
+    with ReviewStore(db) as store:
+        again = dataclasses.replace(sdh, id=None, measurements=(ruler, roi))
+        added = store.add_finding(again)
+        summary = export_sr(store, tmp_path / "sr", [SAMPLE])
+    (result,) = summary.written
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(result.path))
+    found = {
+        (m.name.meaning, round(m.value, 3), m.unit.value)
+        for g in sr.content.get_planar_roi_measurement_groups()
+        for m in g.get_measurements()
+    }
+    assert found == {("Length", 9.25, "mm"), ("Area", 30.0, "mm2"), ("Mean", 68.5, "[hnsf'U]")}
+    assert added.id is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import signal
@@ -400,3 +401,19 @@ def test_audit_extra_lands_in_the_status_audit_row(tmp_path: Path) -> None:
     after = store.audit("study_a")[-1]["after"]
     assert after["confirmed_despite_findings"] == [3, 4]
     assert after["outcome"] == "no_acute_abnormality"  # extra never overrides the facts
+
+
+def test_measurements_attached_to_a_finding_are_stored_and_audited(tmp_path: Path) -> None:
+    from imaging_triage.review.findings import Measurement
+
+    ruler = Measurement("distance", "12.6 mm", (("distance", 12.6),))
+    roi = Measurement("ellipse", "mean 71.5 SD 3.4 HU, 8.9 mm²", (("area", 8.9), ("mean_hu", 71.5)))
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        stored = store.add_finding(dataclasses.replace(_finding(), measurements=(ruler, roi)))
+        assert stored.measurements == (ruler, roi)
+        (audit,) = [a for a in store.audit() if a["action"] == "finding.add"]
+        assert "mean_hu" in str(audit["after"])
+    with ReviewStore(tmp_path / "r.sqlite") as store:
+        (again,) = store.findings()
+        assert again.measurements == (ruler, roi)
+        assert store.verify().ok
