@@ -331,7 +331,7 @@ def test_distance_and_roi_on_the_sample_sdh(page: Any, server: Server, sdh: Sdh)
     _settle(page)
     page.locator("button[data-tool=seed]").click()
     page.mouse.click(*_screen(page, view, sdh.dv, sdh.deepest))
-    region = page.get_by_text(re.compile(r"region 55\.\.100: "))
+    region = page.get_by_text(re.compile(r"^region 55\.\.100: "))
     expect(region).to_be_visible()
     ml = float(re.search(r"([\d.]+) mL", region.inner_text()).group(1))
     truth_ml = sdh.truth["findings"][0]["volume_ml"]
