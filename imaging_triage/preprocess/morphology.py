@@ -101,3 +101,25 @@ def open_(
 ) -> npt.NDArray[np.bool_]:
     """Binary opening (erosion then dilation) with a box of half-width ``radius_mm``."""
     return dilate(erode(mask, radius_mm, spacing, in_plane), radius_mm, spacing, in_plane)
+
+
+def geodesic_dilate(
+    seed: npt.NDArray[np.bool_],
+    within: npt.NDArray[np.bool_],
+    radius_mm: float,
+    spacing: tuple[float, ...],
+) -> npt.NDArray[np.bool_]:
+    """Grow ``seed`` by up to ``radius_mm`` (Euclidean) inside ``within``, staying connected.
+
+    The result is the part of ``within`` closer than ``radius_mm`` to the seed that is
+    connected (6-connectivity, inside that band) to the seed itself: it never jumps a
+    gap of ``within`` (bone, air), however thin.
+    """
+    seed = np.asarray(seed, dtype=bool)
+    if not seed.any():
+        return seed.copy()
+    near = ndimage.distance_transform_edt(~seed, sampling=spacing) <= radius_mm
+    band = (near & within) | seed
+    labels, _ = ndimage.label(band)
+    keep = np.unique(labels[seed])
+    return np.asarray(np.isin(labels, keep[keep > 0]), dtype=bool)
