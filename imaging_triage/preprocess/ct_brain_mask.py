@@ -78,6 +78,7 @@ class CTBrainMask:
     min_enclosing_rays: int = 4
     core_depth_mm: float = 6.0
     grow_margin_mm: float = 3.0
+    rim_mm: float = 2.0
     max_hu: float = 150.0
 
     def __post_init__(self) -> None:
@@ -97,7 +98,9 @@ class CTBrainMask:
                 "grow_margin_mm at least 0"
             )
 
-    def mask(self, hu: npt.NDArray[np.floating], spacing: tuple[float, ...]) -> npt.NDArray[np.bool_]:
+    def mask(
+        self, hu: npt.NDArray[np.floating], spacing: tuple[float, ...]
+    ) -> npt.NDArray[np.bool_]:
         """The intracranial mask of an image in HU on a grid of ``spacing`` (mm)."""
         hu = np.asarray(hu)
         bone = hu >= self.bone_hu
@@ -113,6 +116,9 @@ class CTBrainMask:
             core, candidate, self.core_depth_mm + self.grow_margin_mm, spacing
         )
         filled = np.asarray(ndimage.binary_fill_holes(grown), dtype=bool)
+        # the partial-volume rim against the inner table, up to max_hu, belongs inside
+        rim = enclosed & (hu >= self.tissue_hu[0]) & (hu <= self.max_hu)
+        filled = morphology.geodesic_dilate(filled, rim, self.rim_mm, spacing)
         return np.asarray(filled & (hu <= self.max_hu), dtype=bool)
 
     def __call__(self, sample: Sample) -> Sample:

@@ -129,9 +129,7 @@ class MRBrainMask:
         crop_affine = image.affine.copy()
         crop_affine[:3, 3] = (image.affine @ start)[:3]
         crop = to_sitk(Volume(np.ascontiguousarray(data[fov]), crop_affine))
-        factors = [
-            max(1, round(self.working_mm / s)) for s in crop.GetSpacing()
-        ]
+        factors = [max(1, round(self.working_mm / s)) for s in crop.GetSpacing()]
         moving = sitk.Shrink(sitk.SmoothingRecursiveGaussian(crop, self.working_mm / 2.0), factors)
         fixed_mask = sitk.Cast(sitk.BinaryDilate(tpl.intracranial > 0.5, [3, 3, 3]), sitk.sitkUInt8)
         transform = register_affine(tpl.t1, moving, fixed_mask)

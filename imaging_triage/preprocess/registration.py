@@ -74,7 +74,6 @@ def register_affine(fixed: Any, moving: Any, fixed_mask: Any, seed: int = 1) -> 
     scale = float(np.cbrt(abs(np.linalg.det(np.asarray(affine.GetMatrix()).reshape(3, 3)))))
     if not 0.5 < scale < 2.0:
         raise PreprocessError(
-            f"template registration failed: implausible scale {scale:.2f} "
-            "(is this a head image?)"
+            f"template registration failed: implausible scale {scale:.2f} (is this a head image?)"
         )
     return affine

@@ -71,14 +71,15 @@ def load_template(spacing_mm: float = 2.0) -> BrainTemplate:
     brain = (images["gm"] + images["wm"]) / 255.0
     intracranial = sitk.Cast(t1 > 0, sitk.sitkFloat32)
     if spacing_mm != 1.0:
-        t1, brain, intracranial = (_downsample(img, spacing_mm) for img in (t1, brain, intracranial))
+        t1, brain, intracranial = (
+            _downsample(img, spacing_mm) for img in (t1, brain, intracranial)
+        )
     return BrainTemplate(t1=t1, brain=brain, intracranial=intracranial)
 
 
 def _downsample(image: Any, spacing_mm: float) -> Any:
-    import SimpleITK as sitk
-
     import numpy as np
+    import SimpleITK as sitk
 
     old = np.asarray(image.GetSpacing())
     size = [round(n * s / spacing_mm) for n, s in zip(image.GetSize(), old, strict=True)]
