@@ -113,7 +113,7 @@ table{border-collapse:collapse;width:100%}
 td,th{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}
 th{background:#eee;text-align:left}
 tr.failed td{background:#fde8e8} tr.dropped td{background:#f3f3f3}
-tr.qc-warn td{background:#fff0f0}
+tr[data-qc=warn] td{background:#fff0f0}
 td.qc-warn{background:#d32f2f!important;color:#fff;font-weight:bold}
 td.views img{height:150px;margin-right:4px;image-rendering:pixelated;background:#000}
 .note{color:#555}
@@ -149,8 +149,11 @@ def _row_html(
     tds = "".join(f"<td>{c}</td>" for c in cells)
     warn = qc.startswith("warn")
     tds += f"<td class='qc-warn'>{html.escape(qc)}</td>" if warn else f"<td>{html.escape(qc)}</td>"
-    status = html.escape(row.get("status", "")) + (" qc-warn" if warn else "")
-    return f"<tr class='{status}' data-row='{number}'>{tds}<td class='views'>{images}</td></tr>"
+    status = html.escape(row.get("status", ""))
+    flag = " data-qc='warn'" if warn else ""
+    return (
+        f"<tr class='{status}' data-row='{number}'{flag}>{tds}<td class='views'>{images}</td></tr>"
+    )
 
 
 def _render_output(image_path: Path, pipeline: str) -> dict[str, bytes]:
