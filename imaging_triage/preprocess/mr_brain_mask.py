@@ -103,6 +103,7 @@ class MRBrainMask:
     band_mm: float = 5.0
     intensity_percentiles: tuple[float, float] = (5.0, 99.5)
     closing_mm: float = 3.0
+    skull_scalp_mm: float = 12.0
 
     def __post_init__(self) -> None:
         if min(self.fov_mm, self.working_mm, self.band_mm, self.closing_mm) <= 0:
@@ -119,7 +120,7 @@ class MRBrainMask:
         """Template intracranial region and brain prior (0-1) on the image grid."""
         import SimpleITK as sitk
 
-        from imaging_triage.preprocess.registration import register_affine
+        from imaging_triage.preprocess.registration import head_similarity, register_affine
         from imaging_triage.preprocess.template import load_template
 
         tpl = load_template(self.working_mm)
@@ -132,7 +133,13 @@ class MRBrainMask:
         factors = [max(1, round(self.working_mm / s)) for s in crop.GetSpacing()]
         moving = sitk.Shrink(sitk.SmoothingRecursiveGaussian(crop, self.working_mm / 2.0), factors)
         fixed_mask = sitk.Cast(sitk.BinaryDilate(tpl.intracranial > 0.5, [3, 3, 3]), sitk.sitkUInt8)
-        transform = register_affine(tpl.t1, moving, fixed_mask)
+        # start from the shape of the cranium: template brain plus a typical skull and
+        # scalp, against the head's foreground
+        margin = max(1, round(self.skull_scalp_mm / self.working_mm))
+        tpl_head = sitk.BinaryDilate(tpl.intracranial > 0.5, [margin] * 3, sitk.sitkBall)
+        head = sitk.BinaryFillhole(sitk.OtsuThreshold(moving, 0, 1, 128))
+        initial = head_similarity(tpl_head, head)
+        transform = register_affine(tpl.t1, moving, fixed_mask, initial)
         inverse = transform.GetInverse()
         grid = to_sitk(Volume(np.zeros(data.shape, np.float32), image.affine))
         icv = sitk.Resample(tpl.intracranial, grid, inverse, sitk.sitkLinear, 0.0)

@@ -190,20 +190,42 @@ def assess(
     return QCReport(Verdict.WARN if reasons else Verdict.PASS, reasons, measures)
 
 
-def read_qc(provenance_path: str | Path) -> QCReport | None:
-    """The QC report recorded in an output's provenance JSON, for the viewer.
+def provenance_of(image_path: str | Path) -> Path:
+    """The provenance JSON beside an output image (``B.nii.gz`` -> ``B_provenance.json``)."""
+    p = Path(image_path)
+    name = p.name
+    for suffix in (".nii.gz", ".nii", ".json"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    if name.endswith("_provenance"):
+        return p
+    return p.with_name(f"{name}_provenance.json")
 
-    Returns ``None`` when the file has no QC (an output of ``convert``, or written
-    before QC existed) or cannot be read.
+
+def read_qc(path: str | Path) -> QCReport | None:
+    """The QC report of an output, for the viewer: from its provenance JSON.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output image (as in the manifest's ``output`` column, joined to OUT) or its
+        ``_provenance.json``.
+
+    Returns
+    -------
+    QCReport or None
+        ``None`` when there is no QC (an output of ``convert``, a pipeline without a
+        brain mask, or written before QC existed) or the provenance cannot be read.
 
     Examples
     --------
-    >>> qc = read_qc("out/study/0002_T1_provenance.json")      # doctest: +SKIP
+    >>> qc = read_qc("out/study/0002_T1.nii.gz")               # doctest: +SKIP
     >>> if qc is not None and qc.verdict is Verdict.WARN:      # doctest: +SKIP
     ...     print("brain mask needs a look:", "; ".join(qc.reasons))
     """
     try:
-        data = json.loads(Path(provenance_path).read_text())
+        data = json.loads(provenance_of(path).read_text())
     except (OSError, ValueError):
         return None
     qc = data.get("qc") if isinstance(data, dict) else None

@@ -16,7 +16,45 @@ import numpy as np
 from imaging_triage.errors import PreprocessError
 
 
-def register_affine(fixed: Any, moving: Any, fixed_mask: Any, seed: int = 1) -> Any:
+def _top_of_head(mask: Any, top_mm: float) -> tuple[Any, float]:
+    """Centroid (physical, mm) and volume (mL) of the top ``top_mm`` of a binary head."""
+    import SimpleITK as sitk
+
+    arr = sitk.GetArrayViewFromImage(mask)  # (k, j, i)
+    kji = np.argwhere(arr > 0)
+    if kji.shape[0] == 0:
+        raise PreprocessError("template registration failed: no head found in the image")
+    ijk = kji[:, ::-1].astype(np.float64)
+    direction = np.asarray(mask.GetDirection()).reshape(3, 3)
+    points = np.asarray(mask.GetOrigin()) + (ijk * np.asarray(mask.GetSpacing())) @ direction.T
+    z = points[:, 2]  # LPS and RAS share +z: superior
+    top = points[z > z.max() - top_mm]
+    voxel_ml = float(np.prod(mask.GetSpacing())) / 1000.0
+    return top.mean(axis=0), top.shape[0] * voxel_ml
+
+
+def head_similarity(fixed_head: Any, moving_head: Any, top_mm: float = 110.0) -> Any:
+    """A similarity transform matching the top ``top_mm`` of two binary heads.
+
+    Centroids give the translation and the cube root of the volume ratio the scale: a
+    starting point from the shape of the whole cranium (skull and scalp included), so
+    mutual information starts near the right size instead of matching the brain of one
+    image to the scalp of the other.
+    """
+    import SimpleITK as sitk
+
+    c_fixed, v_fixed = _top_of_head(fixed_head, top_mm)
+    c_moving, v_moving = _top_of_head(moving_head, top_mm)
+    transform = sitk.Similarity3DTransform()
+    transform.SetCenter([float(v) for v in c_fixed])
+    transform.SetTranslation([float(v) for v in c_moving - c_fixed])
+    transform.SetScale(float(np.cbrt(v_moving / v_fixed)))
+    return transform
+
+
+def register_affine(
+    fixed: Any, moving: Any, fixed_mask: Any, initial: Any = None, seed: int = 1
+) -> Any:
     """Fit the affine transform that maps points of ``fixed`` to points of ``moving``.
 
     Parameters
@@ -25,6 +63,8 @@ def register_affine(fixed: Any, moving: Any, fixed_mask: Any, seed: int = 1) -> 
         Float images; ``moving`` is the subject (already reduced to a few millimetres).
     fixed_mask : SimpleITK.Image
         Where the metric is sampled (uint8).
+    initial : SimpleITK.Similarity3DTransform, optional
+        Starting point (see :func:`head_similarity`); default: centres of intensity mass.
     seed : int
         Seed of the random metric sampling (fixed: the result is reproducible).
 
@@ -50,11 +90,15 @@ def register_affine(fixed: Any, moving: Any, fixed_mask: Any, seed: int = 1) -> 
     )
     reg.SetOptimizerScalesFromPhysicalShift()
     reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
-    similarity = sitk.CenteredTransformInitializer(
-        fixed,
-        moving,
-        sitk.Similarity3DTransform(),
-        sitk.CenteredTransformInitializerFilter.MOMENTS,
+    similarity = (
+        sitk.Similarity3DTransform(initial)
+        if initial is not None
+        else sitk.CenteredTransformInitializer(
+            fixed,
+            moving,
+            sitk.Similarity3DTransform(),
+            sitk.CenteredTransformInitializerFilter.MOMENTS,
+        )
     )
     affine = sitk.AffineTransform(3)
     try:
