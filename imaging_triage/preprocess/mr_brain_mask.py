@@ -13,7 +13,8 @@ Works on whole-head T1, T2 and FLAIR, neck included, with no learned model:
    template's boundary (``band_mm`` inside and outside it) a voxel is brain when its
    intensity is in that range and it is connected to the interior, so the mask follows
    this brain's surface rather than the template's; dark or bright extra-cerebral
-   tissue (CSF, bone, fat, marrow) stops it;
+   tissue (CSF, bone, fat, marrow) stops it, and an opening of ``opening_mm`` cuts the
+   thin partial-volume bridges across a thin CSF layer and skull;
 4. a closing of ``closing_mm`` takes in the sulcal CSF and holes are filled in 3-D
    (ventricles).
 
@@ -102,6 +103,7 @@ class MRBrainMask:
     brain_prior: float = 0.9
     band_mm: float = 5.0
     intensity_percentiles: tuple[float, float] = (5.0, 99.5)
+    opening_mm: float = 2.0
     closing_mm: float = 3.0
     skull_scalp_mm: float = 12.0
 
@@ -167,11 +169,20 @@ class MRBrainMask:
             confident = interior
         values = np.asarray(data)[confident]
         lo, hi = np.percentile(values, self.intensity_percentiles)
-        tissue = (data >= lo) & (data <= hi)
+        tissue = data >= lo
+        if self.intensity_percentiles[1] < 100:
+            tissue &= data <= hi
         depth_out = ndimage.distance_transform_edt(~initial, sampling=spacing)
         band = (initial & (depth_in <= self.band_mm)) | (~initial & (depth_out <= self.band_mm))
         core = morphology.largest_component(interior)
-        candidate = core | (band & tissue)
+        candidate = band & tissue
+        if self.opening_mm > 0:
+            # an opening cuts thin bridges of tissue-like voxels (partial volume through a
+            # thin CSF layer and skull, vessels) before connectivity to the core is taken
+            deep = ndimage.distance_transform_edt(candidate, sampling=spacing) > self.opening_mm
+            near_deep = ndimage.distance_transform_edt(~deep, sampling=spacing)
+            candidate &= near_deep <= self.opening_mm
+        candidate |= core
         labels, _ = ndimage.label(candidate)
         keep = np.unique(labels[core])
         mask = np.isin(labels, keep[keep > 0])
