@@ -175,7 +175,7 @@ class MRBrainMask:
         depth_out = ndimage.distance_transform_edt(~initial, sampling=spacing)
         band = (initial & (depth_in <= self.band_mm)) | (~initial & (depth_out <= self.band_mm))
         core = morphology.largest_component(interior)
-        candidate = band & tissue
+        candidate = (band | core) & tissue
         if self.opening_mm > 0:
             # an opening cuts thin bridges of tissue-like voxels (partial volume through a
             # thin CSF layer and skull, vessels) before connectivity to the core is taken
