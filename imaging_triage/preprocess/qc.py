@@ -56,6 +56,9 @@ class QCLimits:
         Range of the mask's share of the head (every voxel of tissue).
     min_main_component : float
         Smallest share of the mask in its largest connected component.
+    cut_section_cm2 : float
+        An end section of the mask (top or bottom, across the superior axis) larger than
+        this means the field of view cut the brain.
     """
 
     ct_ml: tuple[float, float] = (1200.0, 1800.0)
@@ -64,6 +67,7 @@ class QCLimits:
     max_asymmetry: float = 0.15
     head_fraction: tuple[float, float] = (0.2, 0.9)
     min_main_component: float = 0.95
+    cut_section_cm2: float = 20.0
 
 
 @dataclass
@@ -144,9 +148,13 @@ def assess(
     direction = image.affine[:3, :3] / np.linalg.norm(image.affine[:3, :3], axis=0)
     s_axis = int(np.argmax(np.abs(direction[2])))
     other = tuple(a for a in range(3) if a != s_axis)
-    present = np.nonzero(mask.any(axis=other))[0]
+    area_cm2 = mask.sum(axis=other) * float(np.prod([image.spacing[a] for a in other])) / 100.0
+    present = np.nonzero(area_cm2 > 0)[0]
     height = float(present[-1] - present[0] + 1) * image.spacing[s_axis]
-    cut = present[0] == 0 or present[-1] == mask.shape[s_axis] - 1
+    # a whole brain tapers to a few cm^2 at the vertex and the foramen magnum: a large end
+    # section means the field of view (or a tilted slab's edge) cut it
+    ends = (float(area_cm2[present[0]]), float(area_cm2[present[-1]]))
+    cut = max(ends) > lim.cut_section_cm2
     coverage = min(1.0, height / lim.expected_height_mm) if cut else 1.0
     measures["height_mm"] = round(height, 1)
     measures["coverage"] = round(coverage, 3)

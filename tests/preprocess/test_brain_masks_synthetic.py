@@ -55,9 +55,7 @@ class Head:
         return Volume(hu.astype(np.float32), self.affine, info)
 
     def mr(self, contrast: str, seed: int = 0) -> Volume:
-        signal = phantom_mr(self.tissue, self.lesion, self.spec, contrast) * bias_field(
-            self.points
-        )
+        signal = phantom_mr(self.tissue, self.lesion, self.spec, contrast) * bias_field(self.points)
         rng = np.random.default_rng(seed)
         real = signal.reshape(self.shape) + rng.normal(0.0, 12.0, self.shape)
         imag = rng.normal(0.0, 12.0, self.shape)
