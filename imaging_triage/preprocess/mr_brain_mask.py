@@ -106,6 +106,8 @@ class MRBrainMask:
     opening_mm: float = 2.0
     closing_mm: float = 3.0
     skull_scalp_mm: float = 12.0
+    iterations: int = 100
+    sampling: float = 0.1
 
     def __post_init__(self) -> None:
         if min(self.fov_mm, self.working_mm, self.band_mm, self.closing_mm) <= 0:
@@ -141,7 +143,9 @@ class MRBrainMask:
         tpl_head = sitk.BinaryDilate(tpl.intracranial > 0.5, [margin] * 3, sitk.sitkBall)
         head = sitk.BinaryFillhole(sitk.OtsuThreshold(moving, 0, 1, 128))
         initial = head_similarity(tpl_head, head)
-        transform = register_affine(tpl.t1, moving, fixed_mask, initial)
+        transform = register_affine(
+            tpl.t1, moving, fixed_mask, initial, iterations=self.iterations, sampling=self.sampling
+        )
         inverse = transform.GetInverse()
         grid = to_sitk(Volume(np.zeros(data.shape, np.float32), image.affine))
         icv = sitk.Resample(tpl.intracranial, grid, inverse, sitk.sitkLinear, 0.0)

@@ -53,7 +53,13 @@ def head_similarity(fixed_head: Any, moving_head: Any, top_mm: float = 110.0) ->
 
 
 def register_affine(
-    fixed: Any, moving: Any, fixed_mask: Any, initial: Any = None, seed: int = 1
+    fixed: Any,
+    moving: Any,
+    fixed_mask: Any,
+    initial: Any = None,
+    seed: int = 1,
+    iterations: int = 200,
+    sampling: float = 0.2,
 ) -> Any:
     """Fit the affine transform that maps points of ``fixed`` to points of ``moving``.
 
@@ -67,6 +73,10 @@ def register_affine(
         Starting point (see :func:`head_similarity`); default: centres of intensity mass.
     seed : int
         Seed of the random metric sampling (fixed: the result is reproducible).
+    iterations : int
+        Most optimiser iterations per resolution level.
+    sampling : float
+        Fraction of the masked fixed voxels sampled by the metric.
 
     Returns
     -------
@@ -82,11 +92,11 @@ def register_affine(
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(32)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(0.2, seed)
+    reg.SetMetricSamplingPercentage(sampling, seed)
     reg.SetMetricFixedMask(fixed_mask)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(
-        1.0, 1e-4, 200, relaxationFactor=0.6, gradientMagnitudeTolerance=1e-6
+        1.0, 1e-4, iterations, relaxationFactor=0.6, gradientMagnitudeTolerance=1e-6
     )
     reg.SetOptimizerScalesFromPhysicalShift()
     reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
