@@ -25,6 +25,10 @@ spacing_mm = [2.0, 2.0, 2.0]
 [mr.n4]
 shrink_factor = 2
 iterations = [10]
+
+[mr.brain_mask]
+working_mm = 4.0
+iterations = 30
 """
 
 
