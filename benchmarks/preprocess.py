@@ -21,6 +21,11 @@ nothing is skipped; the QC report is included):
 * peak RSS per worker process (max ``worker_peak_rss_mb`` per worker pid);
 * one real CT series alone through the whole pipeline (``--jobs 1``, no report) against
   ``dcm2niix -z y`` converting the same series: whole-process wall time and the ratio.
+
+``--real-heads`` instead runs the default pipeline in this process on the two real heads
+(the GE head CT, each stack; the United Imaging 3D T1) and prints seconds per step, the
+mask volume and the QC verdict. Run it twice to compare versions, e.g. before and after
+a change, with ``PYTHONPATH=<other source tree>`` for the other one.
 """
 
 from __future__ import annotations
@@ -148,13 +153,69 @@ def ct_versus_dcm2niix(work: Path) -> dict[str, Any] | None:
     }
 
 
+REAL_HEADS = {
+    "GE head CT": REALDATA / "dcm_qa_ct" / "In" / "GE",
+    "UIH 3D T1": REALDATA / "dcm_qa_uih" / "In",
+}
+
+
+def real_heads() -> list[dict[str, Any]]:
+    """Seconds per step, mask volume and QC of the default pipeline on the real heads."""
+    import numpy as np
+
+    import imaging_triage
+    from imaging_triage import ingest
+    from imaging_triage.preprocess.config import load_config
+    from imaging_triage.preprocess.pipeline import run_pipeline
+
+    config = load_config(None)
+    rows: list[dict[str, Any]] = []
+    for name, folder in REAL_HEADS.items():
+        if not folder.is_dir():
+            continue
+        records = [r for r in ingest.scan(folder).series if r.status.value == "ok"]
+        for n, record in enumerate(records):
+            start = time.perf_counter()
+            (volume,) = ingest.load(record)
+            load = time.perf_counter() - start
+            result = run_pipeline(volume, config)
+            mask = result.sample.mask
+            row: dict[str, Any] = {
+                "series": f"{name} stack {n + 1}/{len(records)}",
+                "code": str(Path(imaging_triage.__file__).parent.parent),
+                "load_seconds": round(load, 2),
+                "steps": {s.name: round(s.seconds, 2) for s in result.steps},
+                "total_seconds": round(load + sum(s.seconds for s in result.steps), 2),
+            }
+            if mask is not None:
+                voxel_ml = float(np.prod(result.sample.image.spacing)) / 1000.0
+                row["mask_ml"] = round(float(mask.sum()) * voxel_ml)
+                try:
+                    from imaging_triage.preprocess.qc import assess
+                except ImportError:  # a version without QC
+                    row["qc"] = "n/a"
+                else:
+                    row["qc"] = assess(mask, result.sample.image, result.pipeline.value).summary()
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--phantoms", type=int, default=3, help="generated CT phantoms to add")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
+    parser.add_argument(
+        "--real-heads", action="store_true", help="only the per-step timing on the real heads"
+    )
     args = parser.parse_args(argv)
+    if args.real_heads:
+        rows = real_heads()
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_preprocess_"))
     work.mkdir(parents=True, exist_ok=True)
     inputs = work / "inputs"

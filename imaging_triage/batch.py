@@ -37,6 +37,7 @@ from imaging_triage.csvsafe import read_rows, spreadsheet_safe
 from imaging_triage.errors import ConfigError, NotAVolumeError, TriageError, UnsupportedError
 from imaging_triage.ingest import ScanResult, SeriesRecord, Status
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, param_hash
+from imaging_triage.preprocess.qc import QCReport, Verdict
 from imaging_triage.volume import Volume, atomic_write_bytes, remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class ManifestRow:
     #: peak resident memory of the worker process so far, in MB
     worker_peak_rss_mb: float = 0.0
     worker_pid: int = 0
+    #: brain-mask QC: ``pass``, ``warn: reasons`` (see preprocess/qc.py), empty when no mask
+    qc: str = ""
     #: QC renderings of the first output (view -> PNG bytes), made by the worker for the
     #: report; not a manifest column
     views: dict[str, bytes] = field(default_factory=dict, repr=False, metadata={"column": False})
@@ -181,6 +184,14 @@ def _finished_layout(task: Task, path: Path, input_sha256: str) -> list[dict[str
     return provs
 
 
+def _qc_cell(reports: list[QCReport]) -> str:
+    """The manifest cell of a series: its first warning, else its first verdict."""
+    for report in reports:
+        if report.verdict is Verdict.WARN:
+            return report.summary()
+    return reports[0].summary() if reports else ""
+
+
 def _check_greyscale(volumes: list[Volume], record: SeriesRecord) -> None:
     for volume in volumes:
         if volume.data.dtype.names is not None or volume.data.dtype.kind not in "biuf":
@@ -238,6 +249,7 @@ def run_task(task: Task) -> ManifestRow:
                 "x".join(f"{s:.4g}" for s in p["spacing_mm"]) for p in previous
             )
             row.pipeline = previous[0].get("pipeline", "")
+            row.qc = _qc_cell([QCReport.from_dict(p["qc"]) for p in previous if p.get("qc")])
         else:
             t_load = time.perf_counter()
             volumes = ingest.load(record)
@@ -267,6 +279,9 @@ def run_task(task: Task) -> ManifestRow:
             row.spacing_mm = ";".join("x".join(f"{s:.4g}" for s in o.spacing_mm) for o in outputs)
             row.pipeline = outputs[0].pipeline if outputs else ""
             row.views = outputs[0].views if outputs else {}
+            row.qc = next((o.qc for o in outputs if o.qc.startswith("warn")), "") or next(
+                (o.qc for o in outputs if o.qc), ""
+            )
             steps: dict[str, float] = {"load": round(load_seconds, 4)}
             for o in outputs:
                 for k, v in [*o.step_seconds.items(), ("write", o.write_seconds)]:

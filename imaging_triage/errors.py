@@ -85,6 +85,12 @@ class ConfigError(TriageError, ValueError):
     code = "config"
 
 
+class PreprocessError(TriageError, RuntimeError):
+    """A preprocessing step cannot produce a trustworthy result (e.g. registration failed)."""
+
+    code = "preprocess"
+
+
 class StoreError(TriageError, RuntimeError):
     """The review store cannot be read or written."""
 

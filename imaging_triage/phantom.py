@@ -346,6 +346,30 @@ def classify(points: npt.ArrayLike, spec: HeadSpec) -> tuple[IntArray, IntArray]
     return tissue.reshape(shape), lesion.reshape(shape)
 
 
+def anatomy_masks(points: npt.ArrayLike) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Ground truth of the brain masks at each point: intracranial region and brain.
+
+    Parameters
+    ----------
+    points : array_like, shape (..., 3)
+        RAS+ coordinates in mm.
+
+    Returns
+    -------
+    intracranial : numpy.ndarray of bool, shape (...)
+        Inside the dura: brain, CSF spaces (convexity CSF included), ventricles, falx and
+        tentorium (what a CT intracranial mask should cover).
+    brain : numpy.ndarray of bool, shape (...)
+        Inside the brain's outer surface: parenchyma with its sulci and ventricles,
+        without the CSF layer over the convexity (what an MR brain extraction covers).
+    """
+    p = np.asarray(points, dtype=np.float64)
+    tissue, _ = classify(p, HeadSpec())
+    intracranial = np.isin(tissue, [int(t) for t in INTRACRANIAL])
+    brain = intracranial & (BRAIN.depth(p) > 0) & (p[..., 2] > skull_floor(p) + 2.0)
+    return intracranial, np.asarray(brain, dtype=bool)
+
+
 def _intracranial(p: FloatArray, floor: FloatArray, spec: HeadSpec) -> IntArray:
     """Tissue of points inside the cranial cavity (above its floor)."""
     n = p.shape[0]

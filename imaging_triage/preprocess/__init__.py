@@ -2,8 +2,10 @@
 
 Steps (frozen dataclasses of parameters, each mapping a :class:`~.base.Sample`):
 :mod:`.reorient` (closest canonical RAS), :mod:`.resample` (target spacing),
-:mod:`.clip` (CT HU range), :mod:`.ct_brain_mask`, :mod:`.window` (CT presets),
-:mod:`.bias_field` (MR N4), :mod:`.mr_brain_mask`, :mod:`.normalize` (z-score).
+:mod:`.clip` (CT HU range), :mod:`.ct_brain_mask` (3-D intracranial mask),
+:mod:`.window` (CT presets), :mod:`.bias_field` (MR N4), :mod:`.mr_brain_mask` (the
+:mod:`.template` registered by :mod:`.registration`, refined by intensity),
+:mod:`.normalize` (z-score). :mod:`.qc` judges every brain mask (pass or warn).
 
 :mod:`.config` holds the per-modality defaults and reads TOML overrides;
 :mod:`.pipeline` runs the steps on a volume and writes the outputs, the sidecar

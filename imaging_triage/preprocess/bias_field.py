@@ -29,7 +29,9 @@ class N4BiasCorrection:
         Downsampling factor for the fit (1 = full resolution, slow). The field is smooth:
         fitting it on voxels of several millimetres loses nothing and saves minutes.
     iterations : tuple of int
-        Maximum iterations per fitting level (one entry per level).
+        Maximum iterations per fitting level (one entry per level). Four levels by
+        default: on a real 3D T1, three left 6-12% white-matter non-uniformity along an
+        axis, four bring it under 5% (see the README).
     convergence : float
         Convergence threshold of each level.
     """
@@ -37,7 +39,7 @@ class N4BiasCorrection:
     name: ClassVar[str] = "n4"
 
     shrink_factor: int = 6
-    iterations: tuple[int, ...] = (50, 50, 30)
+    iterations: tuple[int, ...] = (50, 50, 30, 20)
     convergence: float = 0.001
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ Defaults are sensible per modality and a TOML file (``--config``) overrides any 
 
     [mr.n4]
     shrink_factor = 6
-    iterations = [50, 50, 30]
+    iterations = [50, 50, 30, 20]
 
     [batch]
     max_tasks_per_child = 10

@@ -1,19 +1,25 @@
-"""CT brain mask: the intracranial cavity enclosed by bone, posterior fossa included.
+"""CT brain mask: the intracranial region in 3-D, posterior fossa included.
 
-The method, in Hounsfield units:
+The method, in Hounsfield units, all in 3-D (nothing is decided slice by slice, so the
+skull base, a tilted slab edge, a burr hole or a craniectomy do not lose whole slices):
 
-1. bone is ``HU >= bone_hu``; small gaps in the skull ring (sutures, thin bone at the
-   skull base, partial volume) are closed in-plane with a disk of ``bone_closing_mm``;
-2. the intracranial cavity is what the bone ring encloses in each axial slice (holes
-   filled slice by slice, so the foramen magnum and other openings in 3-D do not matter
-   and the posterior fossa, enclosed by the occipital and petrous bones, is kept);
-3. within the cavity, soft tissue and fluid ``tissue_hu`` (brain, CSF, blood) is kept;
-4. an opening of ``opening_mm`` cuts thin bridges (optic canals, skull-base foramina),
-   the largest connected component is the brain;
-5. holes are filled slice by slice (ventricles, haematoma) and, last, any voxel above
-   ``max_hu`` is removed, so the mask never contains bone or calcification.
+1. **enclosed by bone**: bone is ``HU >= bone_hu``; a voxel is enclosed when a ray
+   along at least ``min_enclosing_rays`` of the six axis directions meets bone within
+   ``ray_reach_mm``. Scalp, face and neck see air in two or more directions; brain next
+   to a burr hole, a craniectomy or the foramen magnum misses bone in one direction only;
+2. **candidate**: enclosed voxels of soft tissue and fluid in ``tissue_hu`` (brain, CSF,
+   blood; orbital fat and air are outside that range);
+3. **core**: candidate voxels deeper than ``core_depth_mm`` inside the candidate (a
+   Euclidean distance, so thin bridges through the optic canals, the skull-base foramina
+   or a burr hole are cut), largest connected component;
+4. **grow back**: the core grows by geodesic dilation inside the candidate for
+   ``core_depth_mm + grow_margin_mm``, so it never crosses bone and never spreads far
+   along an opening;
+5. holes are filled in 3-D (ventricles, calcifications, a dense haematoma) and, last,
+   every voxel above ``max_hu`` is removed, so the mask never holds bone or calcium.
 
-The mask is an aid for review and normalisation, not a segmentation for diagnosis.
+The mask is an aid for review and normalisation, not a segmentation for diagnosis;
+:mod:`.qc` judges its volume and shape.
 """
 
 from __future__ import annotations
@@ -22,22 +28,57 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
 
 from imaging_triage.errors import ConfigError
 from imaging_triage.preprocess import morphology
 from imaging_triage.preprocess.base import Sample
 
 
+def enclosing_rays(
+    wall: npt.NDArray[np.bool_], reach_mm: float, spacing: tuple[float, ...]
+) -> npt.NDArray[np.uint8]:
+    """Count, per voxel, the axis directions (0-6) in which ``wall`` lies within ``reach_mm``.
+
+    A voxel of the wall counts 6. Each direction is a distance along one array axis, so
+    the cost is six 1-D passes over the volume.
+    """
+    count = np.zeros(wall.shape, dtype=np.uint8)
+    for axis in range(3):
+        steps = max(1, round(reach_mm / spacing[axis]))
+        for flip in (False, True):
+            w = np.flip(wall, axis) if flip else wall
+            # index of the last wall voxel at or before each position along the axis
+            n = w.shape[axis]
+            pos = np.arange(n).reshape([-1 if a == axis else 1 for a in range(3)])
+            last = np.where(w, pos, -(10**6))
+            last = np.maximum.accumulate(last, axis=axis)
+            seen = (pos - last) <= steps
+            count += np.flip(seen, axis) if flip else seen
+    return count
+
+
 @dataclass(frozen=True)
 class CTBrainMask:
-    """Brain mask of a head CT in Hounsfield units (see the module docstring)."""
+    """Brain (intracranial) mask of a head CT in Hounsfield units (see the module docstring).
+
+    Raises
+    ------
+    ConfigError
+        If ``tissue_hu`` is not ``[low, high]``, ``max_hu >= bone_hu`` or a distance or
+        ray count is out of range.
+    """
 
     name: ClassVar[str] = "brain_mask"
 
     bone_hu: float = 200.0
-    bone_closing_mm: float = 3.0
     tissue_hu: tuple[float, float] = (-15.0, 120.0)
-    opening_mm: float = 2.0
+    ray_reach_mm: float = 300.0
+    min_enclosing_rays: int = 4
+    core_depth_mm: float = 6.0
+    grow_margin_mm: float = 3.0
+    rim_mm: float = 2.0
     max_hu: float = 150.0
 
     def __post_init__(self) -> None:
@@ -47,24 +88,44 @@ class CTBrainMask:
             raise ConfigError(
                 f"brain_mask: max_hu ({self.max_hu}) must be below bone_hu ({self.bone_hu})"
             )
+        if not 1 <= self.min_enclosing_rays <= 6:
+            raise ConfigError(
+                f"brain_mask: min_enclosing_rays must be 1-6, got {self.min_enclosing_rays}"
+            )
+        if self.core_depth_mm <= 0 or self.grow_margin_mm < 0 or self.ray_reach_mm <= 0:
+            raise ConfigError(
+                "brain_mask: core_depth_mm and ray_reach_mm must be positive and "
+                "grow_margin_mm at least 0"
+            )
+
+    def mask(
+        self, hu: npt.NDArray[np.floating], spacing: tuple[float, ...]
+    ) -> npt.NDArray[np.bool_]:
+        """The intracranial mask of an image in HU on a grid of ``spacing`` (mm)."""
+        hu = np.asarray(hu)
+        bone = hu >= self.bone_hu
+        enclosed = enclosing_rays(bone, self.ray_reach_mm, spacing) >= self.min_enclosing_rays
+        candidate = enclosed & ~bone & (hu >= self.tissue_hu[0]) & (hu <= self.tissue_hu[1])
+        if not candidate.any():
+            return np.zeros(hu.shape, dtype=bool)
+        depth = ndimage.distance_transform_edt(candidate, sampling=spacing)
+        core = morphology.largest_component(depth > self.core_depth_mm)
+        if not core.any():
+            return np.zeros(hu.shape, dtype=bool)
+        grown = morphology.geodesic_dilate(
+            core, candidate, self.core_depth_mm + self.grow_margin_mm, spacing
+        )
+        filled = np.asarray(ndimage.binary_fill_holes(grown), dtype=bool)
+        # the partial-volume rim against the inner table, up to max_hu, belongs inside
+        rim = enclosed & (hu >= self.tissue_hu[0]) & (hu <= self.max_hu)
+        filled = morphology.geodesic_dilate(filled, rim, self.rim_mm, spacing)
+        return np.asarray(filled & (hu <= self.max_hu), dtype=bool)
 
     def __call__(self, sample: Sample) -> Sample:
         """Apply the step."""
-        hu = np.asarray(sample.image.data)
         spacing = sample.image.spacing
-        bone = hu >= self.bone_hu
-        bone = morphology.close(bone, self.bone_closing_mm, spacing, in_plane=True)
-        cavity = morphology.fill_holes_per_slice(bone) & ~bone
-        tissue = (hu >= self.tissue_hu[0]) & (hu <= self.tissue_hu[1])
-        mask = morphology.open_(cavity & tissue, self.opening_mm, spacing)
-        mask = morphology.largest_component(mask)
-        mask = morphology.fill_holes_per_slice(mask) & (hu <= self.max_hu)
+        mask = self.mask(np.asarray(sample.image.data), spacing)
         out = sample.replace(mask=mask)
-        voxel_ml = float(np.prod(spacing)) / 1000.0
-        volume_ml = float(mask.sum()) * voxel_ml
+        volume_ml = float(mask.sum()) * float(np.prod(spacing)) / 1000.0
         out.notes.append(f"brain mask {volume_ml:.0f} ml")
-        if volume_ml < 200:
-            out.notes.append(
-                "brain mask under 200 ml: check the field of view and that data are in HU"
-            )
         return out

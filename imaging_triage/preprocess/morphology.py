@@ -14,28 +14,6 @@ from scipy import ndimage
 from imaging_triage.preprocess.base import mm_to_voxels
 
 
-def _plane_structure() -> npt.NDArray[np.bool_]:
-    plane = np.zeros((3, 3, 3), dtype=bool)
-    plane[:, :, 1] = ndimage.generate_binary_structure(2, 1)
-    return plane
-
-
-def fill_holes_per_slice(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """Fill holes in every axial (k) slice independently.
-
-    A background region is a hole when, in its own slice, it does not reach the slice's
-    edge (4-connected background, so diagonal gaps in the enclosing mask count as closed).
-    """
-    labels, n = ndimage.label(~mask, structure=_plane_structure())
-    if n == 0:
-        return mask.copy()
-    edge = np.zeros(n + 1, dtype=bool)
-    for face in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-        edge[np.unique(face)] = True
-    edge[0] = True  # label 0 is the mask itself
-    return np.asarray(mask | ~edge[labels], dtype=bool)
-
-
 def largest_component(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Keep the largest 6-connected component (empty stays empty)."""
     labels, n = ndimage.label(mask)
@@ -93,11 +71,23 @@ def close(
     )
 
 
-def open_(
-    mask: npt.NDArray[np.bool_],
+def geodesic_dilate(
+    seed: npt.NDArray[np.bool_],
+    within: npt.NDArray[np.bool_],
     radius_mm: float,
     spacing: tuple[float, ...],
-    in_plane: bool = False,
 ) -> npt.NDArray[np.bool_]:
-    """Binary opening (erosion then dilation) with a box of half-width ``radius_mm``."""
-    return dilate(erode(mask, radius_mm, spacing, in_plane), radius_mm, spacing, in_plane)
+    """Grow ``seed`` by up to ``radius_mm`` (Euclidean) inside ``within``, staying connected.
+
+    The result is the part of ``within`` closer than ``radius_mm`` to the seed that is
+    connected (6-connectivity, inside that band) to the seed itself: it never jumps a
+    gap of ``within`` (bone, air), however thin.
+    """
+    seed = np.asarray(seed, dtype=bool)
+    if not seed.any():
+        return seed.copy()
+    near = ndimage.distance_transform_edt(~seed, sampling=spacing) <= radius_mm
+    band = (near & within) | seed
+    labels, _ = ndimage.label(band)
+    keep = np.unique(labels[seed])
+    return np.asarray(np.isin(labels, keep[keep > 0]), dtype=bool)

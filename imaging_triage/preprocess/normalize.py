@@ -1,4 +1,12 @@
-"""Intensity normalisation: z-score within the brain mask, after percentile clipping."""
+"""Intensity normalisation: z-score on the statistics of the whole brain mask.
+
+What a downstream model gets: inside the brain mask, mean 0 and SD 1 (statistics of the
+whole mask: grey and white matter, CSF, lesions); outside it, the same linear scale, so
+air, CSF, fat and bone keep their order and their differences. Only extreme outliers are
+clipped (by default none below the brain's minimum, above its 99.9th percentile): CSF
+is never flattened onto the floor with air and bone, as a 0.5th-percentile clip over the
+whole image did.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,9 @@ from imaging_triage.volume import Volume
 class ZScoreNormalize:
     """Clip to the ``percentiles`` of the brain voxels, then z-score with their mean and SD.
 
+    A low percentile of 0 clips nothing below (the default); the high one (99.9) tames
+    vessel, fat or artefact spikes only.
+
     Uses the brain mask when a previous step made one, otherwise every voxel above the
     image minimum. The output is float32; inside the mask it has mean 0 and SD 1 (up to
     the effect of clipping, which is applied first).
@@ -28,7 +39,7 @@ class ZScoreNormalize:
 
     name: ClassVar[str] = "normalize"
 
-    percentiles: tuple[float, float] = (0.5, 99.5)
+    percentiles: tuple[float, float] = (0.0, 99.9)
 
     def __post_init__(self) -> None:
         lo, hi = self.percentiles
@@ -47,7 +58,7 @@ class ZScoreNormalize:
             out.notes.append("normalize: no voxels to normalise, image left unchanged")
             return out
         lo, hi = np.percentile(values, self.percentiles)
-        clipped = np.clip(data, lo, hi)
+        clipped = np.minimum(data, hi) if self.percentiles[0] == 0 else np.clip(data, lo, hi)
         inside = clipped[region]
         mean = float(inside.mean())
         std = float(inside.std())

@@ -32,6 +32,7 @@ from imaging_triage.errors import NotAVolumeError
 from imaging_triage.preprocess.base import Sample, step_params
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, build_steps, param_hash
 from imaging_triage.preprocess.provenance import Provenance, StepRecord
+from imaging_triage.preprocess.qc import assess
 from imaging_triage.preprocess.sidecar import bids_sidecar
 from imaging_triage.volume import Volume, atomic_write_json, save_nifti
 
@@ -143,6 +144,8 @@ class VolumeOutput:
     pipeline: str
     step_seconds: dict[str, float]
     write_seconds: float = 0.0
+    #: the brain-mask QC cell of the manifest (``pass``, ``warn: ...``, or empty)
+    qc: str = ""
     #: QC renderings for the report (view -> PNG bytes), when asked for
     views: dict[str, bytes] = field(default_factory=dict)
 
@@ -229,6 +232,9 @@ def process_volume(
         processing["Steps"] = [s.name for s in result.steps]
     atomic_write_json(paths["sidecar"], bids_sidecar(volume.info, {"ImagingTriage": processing}))
     write_seconds = time.perf_counter() - start
+    qc = None
+    if result is not None and result.sample.mask is not None:
+        qc = assess(result.sample.mask, result.sample.image, pipe_name)
     prov = Provenance(
         input_sha256=input_sha256,
         param_hash=phash,
@@ -242,6 +248,7 @@ def process_volume(
         spacing_mm=[round(s, 6) for s in image.spacing],
         corrections=list(volume.info.corrections),
         warnings=list(volume.info.warnings) + notes,
+        qc=qc.to_dict() if qc is not None else {},
     )
     atomic_write_json(paths["provenance"], prov.to_dict())
     views: dict[str, bytes] = {}
@@ -258,4 +265,5 @@ def process_volume(
         pipeline=pipe_name,
         step_seconds={s.name: s.seconds for s in (result.steps if result else [])},
         write_seconds=round(write_seconds, 4),
+        qc=qc.summary() if qc is not None else "",
     )

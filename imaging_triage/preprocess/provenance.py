@@ -75,6 +75,8 @@ class Provenance:
     spacing_mm: list[float] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the brain-mask QC (:class:`~imaging_triage.preprocess.qc.QCReport` as a dict)
+    qc: dict[str, Any] = field(default_factory=dict)
     libraries: dict[str, str] = field(default_factory=library_versions)
 
     def to_dict(self) -> dict[str, Any]:

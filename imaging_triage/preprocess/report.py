@@ -113,6 +113,8 @@ table{border-collapse:collapse;width:100%}
 td,th{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}
 th{background:#eee;text-align:left}
 tr.failed td{background:#fde8e8} tr.dropped td{background:#f3f3f3}
+tr[data-qc=warn] td{background:#fff0f0}
+td.qc-warn{background:#d32f2f!important;color:#fff;font-weight:bold}
 td.views img{height:150px;margin-right:4px;image-rendering:pixelated;background:#000}
 .note{color:#555}
 """
@@ -133,6 +135,7 @@ def _row_html(
         html.escape(row.get("spacing_mm", "")),
         html.escape(str(row.get("seconds", ""))),
     ]
+    qc = row.get("qc", "")
     images = ""
     output = row.get("output", "")
     if output and row.get("status") in ("ok", "skipped"):
@@ -144,8 +147,13 @@ def _row_html(
             logger.warning("report: cannot render output %d (%s)", number, type(err).__name__)
             images = f"<span class='note'>cannot render: {html.escape(type(err).__name__)}</span>"
     tds = "".join(f"<td>{c}</td>" for c in cells)
+    warn = qc.startswith("warn")
+    tds += f"<td class='qc-warn'>{html.escape(qc)}</td>" if warn else f"<td>{html.escape(qc)}</td>"
     status = html.escape(row.get("status", ""))
-    return f"<tr class='{status}' data-row='{number}'>{tds}<td class='views'>{images}</td></tr>"
+    flag = " data-qc='warn'" if warn else ""
+    return (
+        f"<tr class='{status}' data-row='{number}'{flag}>{tds}<td class='views'>{images}</td></tr>"
+    )
 
 
 def _render_output(image_path: Path, pipeline: str) -> dict[str, bytes]:
@@ -170,6 +178,16 @@ def _images_html(pngs: Mapping[str, bytes]) -> str:
         f"<img alt='{v}' title='{v}' data-view='{v}' "
         f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
         for v, png in pngs.items()
+    )
+
+
+def _qc_summary(rows: Sequence[dict[str, str]]) -> str:
+    warned = sum(1 for r in rows if r.get("qc", "").startswith("warn"))
+    if not warned:
+        return ""
+    return (
+        f" <b style='color:#d32f2f'>{warned} brain mask(s) flagged by QC: check the red "
+        "rows before using their masks.</b>"
     )
 
 
@@ -198,6 +216,7 @@ def write_report(
     head = (
         "<th>#</th><th>input</th><th>description</th><th>modality</th><th>status</th>"
         "<th>reason</th><th>output</th><th>shape</th><th>spacing (mm)</th><th>seconds</th>"
+        "<th>mask QC</th>"
         "<th>axial / coronal / sagittal (mask outline red)</th>"
     )
     known = views or {}
@@ -206,7 +225,7 @@ def write_report(
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p>{len(rows)} series: {summary}.</p>"
+        f"<p>{len(rows)} series: {summary}.{_qc_summary(rows)}</p>"
         "<p class='note'>Automated preprocessing output for quality control. Any finding is "
         "a candidate for review by a qualified reader, never a diagnosis. Axial and coronal "
         "views are radiological (patient's right on the left).</p>"

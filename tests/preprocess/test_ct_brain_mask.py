@@ -12,6 +12,7 @@ from imaging_triage.preprocess.config import load_config
 from imaging_triage.preprocess.ct_brain_mask import CTBrainMask
 from imaging_triage.preprocess.phantom import ct_head_phantom
 from imaging_triage.preprocess.pipeline import run_pipeline
+from imaging_triage.preprocess.qc import Verdict, assess
 from imaging_triage.preprocess.resample import Interpolation, resample_array
 
 
@@ -74,7 +75,9 @@ def test_empty_when_no_skull() -> None:
     vol = type(ph.volume)(data, np.eye(4), ph.volume.info)
     out = CTBrainMask()(Sample(image=vol))
     assert out.mask is not None and not out.mask.any()
-    assert any("under 200 ml" in n for n in out.notes)
+    report = assess(out.mask, vol, "ct")
+    assert report.verdict is Verdict.WARN
+    assert report.reasons == ["empty intracranial mask"]
 
 
 def test_invalid_parameters() -> None:

@@ -50,7 +50,7 @@ def test_report_rows_and_images(tmp_path: Path) -> None:
     assert again == text
 
     # one table row per manifest row, with status and reason
-    assert len(re.findall(r"<tr class='\w+' data-row='\d+'>", text)) == len(rows) == 3
+    assert len(re.findall(r"<tr class='\w+' data-row='\d+'[^>]*>", text)) == len(rows) == 3
     assert "bad.nii" in text and "failed" in text and "cannot read as NIfTI" in text
     # self-contained: no external references
     assert "src='http" not in text and "href=" not in text
