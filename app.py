@@ -126,6 +126,9 @@ def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
         S["initial_view"] = session.view_from_params(st.query_params, opened.volume.shape)
     for note in opened.volume.notes + list(opened.volume.info.corrections):
         st.caption(f"Note: {ui.plain(note)}")
+    warning = ui.qc_warning(record)
+    if warning:
+        st.warning(ui.plain(warning))
     review = store.review(study.key)
     data = EngineData(
         series=EngineSeries(record.key, ui.series_label(record), url, opened),

@@ -79,3 +79,16 @@ def test_mr_magnitude_is_not_ct() -> None:
     mr[:5] = 0
     assert not is_ct("", data=mr)
     assert not looks_like_hounsfield(mr - 500)  # shifted but without air at -1000
+
+
+def test_pipeline_and_viewer_agree_on_a_padded_nifti_ct() -> None:
+    from imaging_triage.preprocess.config import Pipeline
+    from imaging_triage.preprocess.pipeline import choose_pipeline
+    from imaging_triage.volume import SeriesInfo, Volume
+
+    ct = np.full((40, 40, 10), -3024.0, np.float32)
+    yy, xx = np.mgrid[0:40, 0:40]
+    ct[(yy - 20) ** 2 + (xx - 20) ** 2 < 18**2] = -1000.0
+    ct[(yy - 20) ** 2 + (xx - 20) ** 2 < 14**2] = 35.0
+    pipeline, note = choose_pipeline(Volume(ct, np.eye(4), SeriesInfo()))
+    assert pipeline is Pipeline.CT and note is not None and is_ct("", data=ct)

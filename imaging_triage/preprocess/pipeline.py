@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.display import is_ct
 from imaging_triage.errors import NotAVolumeError
 from imaging_triage.preprocess.base import Sample, step_params
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, build_steps, param_hash
@@ -46,7 +47,8 @@ def choose_pipeline(volume: Volume) -> tuple[Pipeline, str | None]:
     """Pick the pipeline for a volume from its modality; return it and a note if guessed.
 
     A volume without a modality (a NIfTI input) is treated as CT when its values look
-    like Hounsfield units (air near -1000 and values above 300), otherwise as MR.
+    like Hounsfield units (the one rule of :func:`imaging_triage.display.is_ct`, shared
+    with the viewer and the report), otherwise as MR.
     """
     modality = volume.info.modality.upper()
     if modality == "CT" or volume.info.hounsfield:
@@ -55,10 +57,7 @@ def choose_pipeline(volume: Volume) -> tuple[Pipeline, str | None]:
         return Pipeline.MR, None
     if modality:
         return Pipeline.OTHER, None
-    data = np.asarray(volume.data)
-    sub = data.ravel()[:: max(1, data.size // 1_000_000)]
-    lo, hi = np.percentile(sub, [1, 99.9]) if sub.size else (0.0, 0.0)
-    if lo <= -500 and hi >= 300:
+    if is_ct("", data=volume.data):
         return Pipeline.CT, "modality unknown (NIfTI input): values look like HU, treated as CT"
     return Pipeline.MR, "modality unknown (NIfTI input): treated as MR"
 

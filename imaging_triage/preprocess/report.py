@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.display import PRESET_WINDOWS, Preset
 from imaging_triage.preprocess.reorient import reorient_array
 from imaging_triage.preprocess.window import apply_window
 from imaging_triage.volume import atomic_write_bytes, load_nifti
@@ -54,7 +55,8 @@ def _display_spacing(spacing: tuple[float, float, float]) -> dict[str, tuple[flo
 def to_8bit(data: npt.NDArray[Any], ct: bool, mask: npt.NDArray[np.bool_] | None) -> Any:
     """Window a volume to 0..255 (CT brain window, else brain 1st-99th percentile)."""
     if ct:
-        return apply_window(data, 80.0, 40.0)
+        brain = PRESET_WINDOWS[Preset.BRAIN]
+        return apply_window(data, brain.width, brain.level)
     region = data[mask] if mask is not None and mask.any() else data[data != 0]
     if region.size == 0:
         region = data.ravel()

@@ -8,16 +8,13 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.display import PRESET_WINDOWS
 from imaging_triage.errors import ConfigError
 from imaging_triage.preprocess.base import Sample
 
-#: name -> (width, level) in HU
+#: name -> (width, level) in HU: the one table, :data:`imaging_triage.display.PRESET_WINDOWS`
 DEFAULT_PRESETS: dict[str, tuple[float, float]] = {
-    "brain": (80.0, 40.0),
-    "subdural": (200.0, 75.0),
-    "stroke": (40.0, 40.0),
-    "bone": (2800.0, 600.0),
-    "soft_tissue": (400.0, 40.0),
+    preset.value: (window.width, window.level) for preset, window in PRESET_WINDOWS.items()
 }
 
 

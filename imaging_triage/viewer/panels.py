@@ -24,7 +24,7 @@ from imaging_triage.errors import (
     TriageError,
 )
 from imaging_triage.markdownsafe import markdown_safe
-from imaging_triage.records import SeriesRecord, VolumeRole
+from imaging_triage.records import SeriesRecord, SourceKind, VolumeRole
 from imaging_triage.review import workflow
 from imaging_triage.review.findings import (
     Confidence,
@@ -245,6 +245,19 @@ def ensure_in_progress(store: ReviewStore, study: Study, reviewer: str) -> None:
     workflow.mark_opened(
         store, study.key, reviewer=reviewer, study_uid=study.study_uid, source=study.source
     )
+
+
+def qc_warning(record: SeriesRecord) -> str | None:
+    """The brain-mask QC warning of a preprocessed series (a NIfTI output of ``preprocess``
+    viewed from its output folder), or None: shown on the series, never hidden."""
+    if record.kind is not SourceKind.NIFTI or not record.files:
+        return None
+    from imaging_triage.preprocess.qc import Verdict, read_qc
+
+    qc = read_qc(record.files[0])
+    if qc is None or qc.verdict is not Verdict.WARN:
+        return None
+    return "Preprocessing QC warns: " + "; ".join(qc.reasons)
 
 
 def markers(review: StudyReview, record: SeriesRecord, opened: OpenSeries) -> list[Marker]:
