@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/convert.py
 	$(BIN)/python benchmarks/preprocess.py
 	$(BIN)/python benchmarks/viewer.py
+	$(BIN)/python benchmarks/viewer_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -96,6 +96,72 @@ class StoreError(TriageError, RuntimeError):
     code = "store"
 
 
+class OutcomeConflictError(StoreError):
+    """Another reader saved an outcome on the study after this page loaded it.
+
+    Raised inside the write transaction, so nothing was saved. The attributes say what the
+    other reader saved (codes of :class:`~imaging_triage.review.findings.Outcome` and
+    ``Urgency``); save again with ``replace=True`` to replace it on purpose.
+    """
+
+    code = "outcome-conflict"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reviewer: str,
+        saved_at: str,
+        outcome: str | None,
+        urgency: str | None,
+        status_id: int,
+        path: str | os.PathLike[str] | None = None,
+    ):
+        super().__init__(message, path=path)
+        #: the other reader, when (ISO 8601 UTC) and what they saved
+        self.reviewer = reviewer
+        self.saved_at = saved_at
+        self.outcome = outcome
+        self.urgency = urgency
+        #: id of their status row (pass it as ``expected_status_id`` after showing it)
+        self.status_id = status_id
+
+
+class ReviewRuleError(TriageError, ValueError):
+    """A review action breaks a review rule (``imaging_triage.review.workflow``); the
+    message says what the reader must do. Nothing was saved."""
+
+    code = "review-rule"
+
+
+class ReviewerRequiredError(ReviewRuleError):
+    """No reader's name: every finding and outcome is stamped with one."""
+
+    code = "reviewer-required"
+
+
+class ConfirmationRequiredError(ReviewRuleError):
+    """ "No acute intracranial abnormality" while active acute findings exist: the reader
+    must confirm explicitly. ``finding_ids`` are the findings in question."""
+
+    code = "confirmation-required"
+
+    def __init__(self, message: str, *, finding_ids: tuple[int, ...]):
+        super().__init__(message)
+        self.finding_ids = finding_ids
+
+
+class IdentifierInTextError(ReviewRuleError):
+    """Free text looks like it carries patient identifiers; ``reasons`` name the kinds
+    found (never the text itself)."""
+
+    code = "identifier-in-text"
+
+    def __init__(self, message: str, *, reasons: tuple[str, ...]):
+        super().__init__(message)
+        self.reasons = reasons
+
+
 class PathOutsideRootError(TriageError, PermissionError):
     """A path resolves outside the configured data roots."""
 

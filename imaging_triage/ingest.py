@@ -76,6 +76,11 @@ class SeriesRecord:
     spacing_mm: tuple[float, ...] = ()
     tilt_deg: float = 0.0
     n_frames: int = 0
+    #: keyed hash of PatientID, to match studies of one patient (never shown; see
+    #: :func:`imaging_triage.dicom.series.patient_key`)
+    patient_key: str = ""
+    #: StudyDate (DICOM DA, YYYYMMDD), or empty
+    study_date: str = ""
     #: anything the assembler needs again (stack key, strictness, ...)
     extra: dict[str, Any] = field(default_factory=dict)
 

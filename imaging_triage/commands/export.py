@@ -1,7 +1,8 @@
-"""``imaging-triage export --db DB -o FILE [--format csv|json] [--identified]``.
+"""``imaging-triage export --db DB -o FILE [--format csv|json] [--identified] [--include-notes]``.
 
 Writes one row per finding plus one per study outcome, de-identified unless
-``--identified`` is given.
+``--identified`` is given; readers' free-text notes only with ``--include-notes`` (or
+``--identified``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="include study/series UIDs and source folders (may identify patients)",
     )
+    parser.add_argument(
+        "--include-notes",
+        action="store_true",
+        default=None,
+        help="include readers' free-text notes and retraction reasons (screened for "
+        "identifiers when typed, but free text; default: only with --identified)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,10 +55,18 @@ def run(args: argparse.Namespace) -> int:
         return 4
     fmt_name = args.format or ("json" if args.output.suffix.lower() == ".json" else "csv")
     with ReviewStore(db) as store:
-        summary = export(store, args.output, ExportFormat(fmt_name), identified=args.identified)
+        summary = export(
+            store,
+            args.output,
+            ExportFormat(fmt_name),
+            identified=args.identified,
+            include_notes=args.include_notes,
+        )
     print(
         f"wrote {summary.findings} finding row(s) and {summary.studies} study row(s) to "
-        f"{summary.path}" + (" (identified)" if summary.identified else " (de-identified)")
+        f"{summary.path}"
+        + (" (identified" if summary.identified else " (de-identified")
+        + (", with notes)" if summary.notes_included else ", notes left out)")
     )
     return 0
 

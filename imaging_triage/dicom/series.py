@@ -12,9 +12,11 @@ tilt and problems.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import math
 import os
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,6 +370,23 @@ def _instance_identity(ds: Any) -> tuple[Any, ...] | None:
     )
 
 
+#: per-process secret: patient keys compare within one process and reveal nothing outside it
+_PATIENT_SALT = secrets.token_bytes(16)
+
+
+def patient_key(patient_id: str, issuer: str = "") -> str:
+    """A keyed hash of PatientID (and its issuer) to match studies of one patient.
+
+    The key is made with a secret drawn when the process starts, so it cannot be turned
+    back into the identifier by trying candidate IDs; it is never shown or stored.
+    Empty when the PatientID is empty.
+    """
+    if not patient_id.strip():
+        return ""
+    digest = hmac.new(_PATIENT_SALT, f"{issuer}\x00{patient_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:24]
+
+
 def _header_summary(ds: Any) -> dict[str, Any]:
     return {
         "series_uid": _text(ds, "SeriesInstanceUID"),
@@ -382,6 +401,8 @@ def _header_summary(ds: Any) -> dict[str, Any]:
         "signed": _int(ds, "PixelRepresentation") == 1,
         "float_pixels": "FloatPixelData" in ds or "DoubleFloatPixelData" in ds,
         "acquisition": acquisition_params(ds),
+        "patient_key": patient_key(_text(ds, "PatientID"), _text(ds, "IssuerOfPatientID")),
+        "study_date": _text(ds, "StudyDate"),
     }
 
 
@@ -632,6 +653,8 @@ def _stack_record(
         description=header["description"],
         series_number=header["series_number"],
         n_frames=len(frames),
+        patient_key=header.get("patient_key", ""),
+        study_date=header.get("study_date", ""),
         extra={
             "frames": frames,
             "header": header,

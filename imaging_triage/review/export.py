@@ -6,8 +6,10 @@ replaced by a short hash. ``identified=True`` adds the study and series UIDs and
 study's source folder, which may name the patient: share such a file only where patient
 identity may go.
 
-Reviewer names and free-text notes are exported as typed: notes are the reader's words,
-and must not carry patient identifiers (the viewer says so).
+Free text (finding notes and retraction reasons) is left out unless asked for
+(``include_notes``; by default it follows ``identified``): notes are the reader's words,
+screened but not guaranteed free of identifiers (``imaging_triage.review.identifiers``).
+Reviewer names are exported as typed.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ COLUMNS = (
     "recorded_at",
 )
 IDENTIFIED_COLUMNS = ("study_uid", "series_uid", "source")
+#: free-text columns, left out unless notes are asked for
+NOTE_COLUMNS = ("note", "retraction_reason")
 
 
 class ExportFormat(str, enum.Enum):
@@ -78,13 +82,22 @@ class ExportSummary:
     studies: int
     findings: int
     identified: bool
+    notes_included: bool = False
 
 
 def _pseudonym(value: str) -> str:
     return "series_" + hashlib.sha256(value.encode()).hexdigest()[:12] if value else ""
 
 
-def collect_rows(store: ReviewStore, *, identified: bool = False) -> list[dict[str, Any]]:
+def columns(*, identified: bool = False, include_notes: bool = False) -> tuple[str, ...]:
+    """The CSV columns of an export, in order."""
+    kept = COLUMNS if include_notes else tuple(c for c in COLUMNS if c not in NOTE_COLUMNS)
+    return kept + (IDENTIFIED_COLUMNS if identified else ())
+
+
+def collect_rows(
+    store: ReviewStore, *, identified: bool = False, include_notes: bool | None = None
+) -> list[dict[str, Any]]:
     """Return export rows: every study with a status, then every finding (retracted too).
 
     Parameters
@@ -93,7 +106,10 @@ def collect_rows(store: ReviewStore, *, identified: bool = False) -> list[dict[s
         The review database.
     identified : bool
         Add study/series UIDs and the source folder (may identify the patient).
+    include_notes : bool, optional
+        Add the free text (notes, retraction reasons). Default: as ``identified``.
     """
+    notes = identified if include_notes is None else include_notes
     studies = {s["study_key"]: s for s in store.studies()}
     rows: list[dict[str, Any]] = []
     for key, review in sorted(store.reviews().items()):
@@ -129,12 +145,12 @@ def collect_rows(store: ReviewStore, *, identified: bool = False) -> list[dict[s
             "j": j,
             "k": k,
             "series": _pseudonym(f.location.series_uid),
-            "note": f.note,
             "retracted": f.retracted,
-            "retraction_reason": f.retraction_reason,
             "reviewer": f.reviewer,
             "recorded_at": f.created_at,
         }
+        if notes:
+            row.update(note=f.note, retraction_reason=f.retraction_reason)
         if identified:
             info = studies.get(f.study_key, {})
             row.update(
@@ -146,23 +162,34 @@ def collect_rows(store: ReviewStore, *, identified: bool = False) -> list[dict[s
     return rows
 
 
-def render(rows: list[dict[str, Any]], fmt: ExportFormat, *, identified: bool = False) -> bytes:
-    """Serialise export rows as CSV or JSON bytes (UTF-8)."""
+def render(
+    rows: list[dict[str, Any]],
+    fmt: ExportFormat,
+    *,
+    identified: bool = False,
+    include_notes: bool | None = None,
+) -> bytes:
+    """Serialise export rows as CSV or JSON bytes (UTF-8).
+
+    ``identified`` and ``include_notes`` must be those the rows were collected with.
+    """
+    notes = identified if include_notes is None else include_notes
     if fmt is ExportFormat.JSON:
         doc = {
             "disclaimer": DISCLAIMER,
             "generated_at": utc_now(),
             "identified": identified,
+            "notes_included": notes,
             "studies": [r for r in rows if r["record"] == "study"],
             "findings": [r for r in rows if r["record"] == "finding"],
         }
         return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-    columns = COLUMNS + (IDENTIFIED_COLUMNS if identified else ())
+    names = columns(identified=identified, include_notes=notes)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="raise", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="raise", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: spreadsheet_safe(row.get(c, "")) for c in columns})
+        writer.writerow({c: spreadsheet_safe(row.get(c, "")) for c in names})
     return buffer.getvalue().encode("utf-8")
 
 
@@ -172,19 +199,24 @@ def export(
     fmt: ExportFormat = ExportFormat.CSV,
     *,
     identified: bool = False,
+    include_notes: bool | None = None,
 ) -> ExportSummary:
     """Write the review results of ``store`` to ``path`` atomically.
+
+    ``include_notes`` adds the readers' free text (default: only in identified exports).
 
     Returns
     -------
     ExportSummary
         The path written and the numbers of study and finding rows.
     """
-    rows = collect_rows(store, identified=identified)
-    atomic_write_bytes(path, render(rows, fmt, identified=identified))
+    notes = identified if include_notes is None else include_notes
+    rows = collect_rows(store, identified=identified, include_notes=notes)
+    atomic_write_bytes(path, render(rows, fmt, identified=identified, include_notes=notes))
     return ExportSummary(
         path=Path(path),
         studies=sum(r["record"] == "study" for r in rows),
         findings=sum(r["record"] == "finding" for r in rows),
         identified=identified,
+        notes_included=notes,
     )

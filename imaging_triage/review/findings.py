@@ -188,7 +188,12 @@ class Finding:
 
 @dataclass(frozen=True)
 class StudyReview:
-    """The current review state of one study (the latest outcome row plus its findings)."""
+    """The current review state of one study (the latest outcome row plus its findings).
+
+    ``status_id`` is the id of that latest status row (0 when the study has none): a page
+    keeps it from when it loaded and passes it back as ``expected_status_id`` when it
+    saves, so that the store can refuse to replace another reader's newer outcome.
+    """
 
     study_key: str
     status: ReviewStatus = ReviewStatus.UNREAD
@@ -197,6 +202,7 @@ class StudyReview:
     reviewer: str = ""
     updated_at: str = ""
     findings: list[Finding] = field(default_factory=list)
+    status_id: int = 0
 
 
 def laterality_from_x(x_mm: float, midline_tolerance_mm: float = 3.0) -> Laterality:

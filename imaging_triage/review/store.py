@@ -24,13 +24,13 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from imaging_triage.errors import StoreError
+from imaging_triage.errors import OutcomeConflictError, StoreError
 from imaging_triage.review.findings import (
     Confidence,
     Finding,
@@ -438,22 +438,72 @@ class ReviewStore:
         reviewer: str,
         outcome: Outcome | None = None,
         urgency: Urgency | None = None,
+        expected_status_id: int | None = None,
+        replace: bool = False,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> StudyReview:
         """Record a study's review status, outcome and urgency as a new status row.
 
+        Parameters
+        ----------
+        expected_status_id : int, optional
+            Optimistic concurrency: the ``StudyReview.status_id`` the caller saw when its
+            page loaded (0: no status row yet). If another reader saved an outcome after
+            that row, the save is refused inside the write transaction. None skips the check.
+        replace : bool
+            Save anyway over such an outcome; the audit row records what was replaced.
+        audit_extra : mapping, optional
+            More facts for the audit row's ``after`` (e.g. a reader's confirmation).
+
         Raises
         ------
+        OutcomeConflictError
+            If another reader saved an outcome after ``expected_status_id`` (and
+            ``replace`` is false); it says who, when and what.
         StoreError
             If ``status`` is ``REVIEWED`` without an outcome, or the reviewer is empty.
         """
         reviewer = self._check_reviewer(reviewer)
         if status is ReviewStatus.REVIEWED and outcome is None:
             raise StoreError("a reviewed study needs an outcome; choose one before saving")
+        extra = dict(audit_extra or {})
         at = utc_now()
         with self._write() as tx:
             self._ensure_study(tx, study_key, "", "", "")
-            self._insert_status(tx, study_key, status, outcome, urgency, reviewer, at)
+            if expected_status_id is not None:
+                other = self._outcome_saved_since(tx, study_key, expected_status_id, reviewer)
+                if other is not None and not replace:
+                    urgency_label = Urgency(other["urgency"]).label if other["urgency"] else "-"
+                    raise OutcomeConflictError(
+                        f"{other['reviewer']} saved the outcome "
+                        f"'{Outcome(other['outcome']).label} / {urgency_label}' at "
+                        f"{other['created_at'][:19].replace('T', ' ')} UTC after this page "
+                        "loaded; nothing was saved. "
+                        "Review their outcome, then save again choosing to replace it",
+                        reviewer=other["reviewer"],
+                        saved_at=other["created_at"],
+                        outcome=other["outcome"],
+                        urgency=other["urgency"],
+                        status_id=int(other["id"]),
+                        path=self.path,
+                    )
+                if other is not None:
+                    extra["replaced"] = dict(other)
+            self._insert_status(tx, study_key, status, outcome, urgency, reviewer, at, extra)
         return self.review(study_key)
+
+    @staticmethod
+    def _outcome_saved_since(
+        tx: sqlite3.Connection, study_key: str, status_id: int, reviewer: str
+    ) -> sqlite3.Row | None:
+        """The latest outcome another reader saved on the study after row ``status_id``."""
+        row: sqlite3.Row | None = tx.execute(
+            "SELECT id, reviewer, created_at, outcome, urgency FROM study_status"
+            " WHERE study_key = ? AND id > ? AND outcome IS NOT NULL AND reviewer != ?"
+            " ORDER BY id DESC LIMIT 1",
+            (study_key, int(status_id), reviewer),
+        ).fetchone()
+        return row
 
     def _status_if_unread(
         self, tx: sqlite3.Connection, study_key: str, reviewer: str, at: str
@@ -473,6 +523,7 @@ class ReviewStore:
         urgency: Urgency | None,
         reviewer: str,
         at: str,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         prev = tx.execute(
             "SELECT status, outcome, urgency, reviewer FROM study_status WHERE study_key = ?"
@@ -485,6 +536,7 @@ class ReviewStore:
             "urgency": urgency.value if urgency else None,
             "reviewer": reviewer,
         }
+        audit_after = {**(extra or {}), **after}
         cur = tx.execute(
             "INSERT INTO study_status (study_key, status, outcome, urgency, reviewer, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -498,7 +550,7 @@ class ReviewStore:
             entity_id=cur.lastrowid,
             study_key=study_key,
             before=dict(prev) if prev is not None else None,
-            after=after,
+            after=audit_after,
             at=at,
         )
 
@@ -618,4 +670,5 @@ def _review_from_row(row: sqlite3.Row, findings: list[Finding]) -> StudyReview:
         reviewer=row["reviewer"],
         updated_at=row["created_at"],
         findings=findings,
+        status_id=int(row["id"]),
     )

@@ -9,14 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
+from imaging_triage.display import Window, default_window
+from imaging_triage.display import is_ct as display_is_ct
 from imaging_triage.ingest import SeriesRecord
 from imaging_triage.viewer.render import DisplayVolume
-from imaging_triage.viewer.window import Window, default_window
+from imaging_triage.viewer.transfer import EncodedVolume
 
 logger = logging.getLogger(__name__)
 
@@ -33,20 +31,14 @@ class OpenSeries:
     #: wall-clock seconds spent decoding and preparing
     seconds: float
 
-
-def looks_like_hounsfield(data: npt.NDArray[Any]) -> bool:
-    """Whether a volume of unknown modality (NIfTI) looks like CT in HU.
-
-    True when air sits near -1000 (the 1st percentile between -1100 and -900) and the
-    volume spans at least 1000 units: MR intensities are not negative.
-    """
-    flat = np.asarray(data).reshape(-1)
-    sample = flat[:: max(1, flat.size // 500_000)].astype(np.float64)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return False
-    p1, p99 = np.percentile(sample, [1, 99])
-    return bool(-1100.0 <= p1 <= -900.0 and p99 - p1 >= 1000.0)
+    @property
+    def wire(self) -> EncodedVolume:
+        """The canonical voxels cut into slabs for the browser (compressed when streamed)."""
+        cached = self.__dict__.get("_wire")
+        if cached is None:
+            cached = EncodedVolume.from_array(self.volume.data)
+            self.__dict__["_wire"] = cached
+        return cached
 
 
 def open_series(record: SeriesRecord) -> OpenSeries:
@@ -67,10 +59,10 @@ def open_series(record: SeriesRecord) -> OpenSeries:
     display = DisplayVolume.from_volume(volume)
     if len(volumes) > 1:
         display.notes.append(f"series holds {len(volumes)} volumes: showing the first")
-    is_ct = (
-        bool(volume.info.hounsfield)
-        or record.modality.upper() == "CT"
-        or (record.kind == "nifti" and looks_like_hounsfield(display.data))
+    is_ct = display_is_ct(
+        record.modality or volume.info.modality,
+        hounsfield=bool(volume.info.hounsfield),
+        data=display.data,
     )
     window = default_window(display.data, hounsfield=is_ct)
     seconds = time.perf_counter() - start

@@ -44,6 +44,25 @@ class Study:
         """Series that are volumes (status ok)."""
         return [r for r in self.series if r.status in (Status.OK, Status.SKIPPED)]
 
+    @property
+    def patient_key(self) -> str:
+        """Keyed hash of the patient (never shown), or empty when unknown."""
+        return next((r.patient_key for r in self.series if r.patient_key), "")
+
+    @property
+    def study_date(self) -> str:
+        """StudyDate as ``YYYY-MM-DD`` (empty when unknown)."""
+        raw = next((r.study_date for r in self.series if r.study_date), "")
+        return f"{raw[:4]}-{raw[4:6]}-{raw[6:8]}" if len(raw) >= 8 and raw.isdigit() else raw
+
+
+def same_patient(studies: Sequence[Study], study: Study) -> list[Study]:
+    """Other studies of ``study``'s patient (matched by keyed hash), oldest first."""
+    if not study.patient_key:
+        return []
+    others = [s for s in studies if s.key != study.key and s.patient_key == study.patient_key]
+    return sorted(others, key=lambda s: (s.study_date, s.source))
+
 
 class SortKey(str, enum.Enum):
     """Orders of the worklist."""

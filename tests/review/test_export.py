@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from imaging_triage.cli import main as cli_main
-from imaging_triage.review.export import COLUMNS, DISCLAIMER, ExportFormat, export
+from imaging_triage.review.export import (
+    COLUMNS,
+    DISCLAIMER,
+    NOTE_COLUMNS,
+    ExportFormat,
+    collect_rows,
+    export,
+)
 from imaging_triage.review.findings import (
     Confidence,
     Finding,
@@ -72,7 +79,7 @@ def test_csv_export_is_deidentified_by_default(db: Path, tmp_path: Path) -> None
     text = out.read_text()
     assert STUDY_UID not in text and SERIES_UID not in text and "DOE" not in text
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0].keys()) == list(COLUMNS)
+    assert list(rows[0].keys()) == [c for c in COLUMNS if c not in NOTE_COLUMNS]
     study = [r for r in rows if r["record"] == "study"]
     findings = {r["finding_id"]: r for r in rows if r["record"] == "finding"}
     assert study[0]["outcome"] == "secondary_cause_suspected"
@@ -83,7 +90,9 @@ def test_csv_export_is_deidentified_by_default(db: Path, tmp_path: Path) -> None
     assert (sdh["i"], sdh["j"], sdh["k"]) == ("76", "43", "21")
     assert sdh["study_key"] == "study_abc" and sdh["series"].startswith("series_")
     assert sdh["retracted"] == "False"
-    assert findings["2"]["retracted"] == "True" and findings["2"]["retraction_reason"] == "artefact"
+    assert findings["2"]["retracted"] == "True"
+    # free text is left out of a de-identified export
+    assert "left convexity" not in text and "artefact" not in text
 
 
 def test_identified_json_export_adds_uids(db: Path, tmp_path: Path) -> None:
@@ -96,15 +105,41 @@ def test_identified_json_export_adds_uids(db: Path, tmp_path: Path) -> None:
     assert doc["studies"][0]["source"] == SOURCE
     assert doc["findings"][0]["series_uid"] == SERIES_UID
     assert doc["findings"][0]["type_label"] == "Subdural hemorrhage (SDH)"
+    assert doc["notes_included"] is True  # identified exports carry the notes
+    assert doc["findings"][0]["note"] == "left convexity"
+    assert doc["findings"][1]["retraction_reason"] == "artefact"
+
+
+def test_notes_only_when_asked(db: Path, tmp_path: Path) -> None:
+    with ReviewStore(db) as store:
+        assert all("note" not in r and "retraction_reason" not in r for r in collect_rows(store))
+        asked = {r.get("finding_id"): r for r in collect_rows(store, include_notes=True)}
+        assert asked[1]["note"] == "left convexity" and asked[2]["retraction_reason"] == "artefact"
+        assert "study_uid" not in asked[1]  # notes do not bring the UIDs along
+        out = tmp_path / "with_notes.csv"
+        summary = export(store, out, include_notes=True)
+        assert summary.notes_included and not summary.identified
+        rows = list(csv.DictReader(out.open()))
+        assert list(rows[0].keys()) == list(COLUMNS)
+        identified_no_notes = tmp_path / "identified.json"
+        export(store, identified_no_notes, ExportFormat.JSON, identified=True, include_notes=False)
+        doc = json.loads(identified_no_notes.read_text())
+        assert doc["notes_included"] is False and "note" not in doc["findings"][0]
 
 
 def test_export_command(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "export.json"
     assert cli_main(["export", "--db", str(db), "-o", str(out)]) == 0
-    assert "2 finding row(s) and 1 study row(s)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "2 finding row(s) and 1 study row(s)" in printed and "notes left out" in printed
     doc = json.loads(out.read_text())  # format taken from the extension
     assert doc["identified"] is False and len(doc["findings"]) == 2
-    assert STUDY_UID not in out.read_text()
+    assert STUDY_UID not in out.read_text() and "left convexity" not in out.read_text()
+    noted = tmp_path / "noted.json"
+    assert cli_main(["export", "--db", str(db), "-o", str(noted), "--include-notes"]) == 0
+    assert "with notes" in capsys.readouterr().out
+    assert json.loads(noted.read_text())["findings"][0]["note"] == "left convexity"
+    assert STUDY_UID not in noted.read_text()
     csv_out = tmp_path / "e.txt"
     assert cli_main(["export", "--db", str(db), "-o", str(csv_out), "--format", "csv"]) == 0
     assert csv_out.read_text().startswith("record,study_key,")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from imaging_triage.errors import StoreError
+from imaging_triage.errors import OutcomeConflictError, StoreError
 from imaging_triage.review.findings import (
     Confidence,
     Finding,
@@ -288,3 +288,113 @@ def test_one_connection_per_thread_and_ended_threads_are_closed(tmp_path: Path) 
     assert len(store.findings()) == 5
     store.close()
     assert store._connections == []
+
+
+# --- optimistic concurrency (issue 9) -------------------------------------------------
+
+
+def _save(
+    store: ReviewStore,
+    reviewer: str,
+    outcome: Outcome,
+    urgency: Urgency,
+    seen: int | None,
+    *,
+    replace: bool = False,
+) -> None:
+    store.set_status(
+        "study_a",
+        ReviewStatus.REVIEWED,
+        reviewer=reviewer,
+        outcome=outcome,
+        urgency=urgency,
+        expected_status_id=seen,
+        replace=replace,
+    )
+
+
+def test_outcome_saved_by_another_reader_after_page_load_is_not_replaced(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "reviews.sqlite"
+    first, second = ReviewStore(db), ReviewStore(db)  # two server processes, one file
+    first.set_status("study_a", ReviewStatus.IN_PROGRESS, reviewer="dr a")
+    seen_a = first.review("study_a").status_id
+    seen_b = second.review("study_a").status_id
+    assert seen_a == seen_b > 0
+    _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, seen_a)
+    with pytest.raises(OutcomeConflictError) as caught:
+        _save(second, "dr b", Outcome.NO_ACUTE, Urgency.ROUTINE, seen_b)
+    err = caught.value
+    assert isinstance(err, StoreError)
+    assert (err.reviewer, err.outcome, err.urgency) == (
+        "dr a",
+        "secondary_cause_suspected",
+        "critical",
+    )
+    assert err.saved_at == first.review("study_a").updated_at
+    assert "dr a" in str(err) and "Secondary cause suspected" in str(err)
+    # nothing was saved: the outcome of dr a stands, in both stores
+    for store in (first, second):
+        review = store.review("study_a")
+        assert (review.outcome, review.reviewer) == (Outcome.SECONDARY, "dr a")
+    assert len([a for a in second.audit("study_a") if a["action"] == "study.status"]) == 2
+
+
+def test_first_outcome_on_an_unread_study_conflicts_too(tmp_path: Path) -> None:
+    db = tmp_path / "reviews.sqlite"
+    first, second = ReviewStore(db), ReviewStore(db)
+    assert first.review("study_a").status_id == 0 == second.review("study_a").status_id
+    _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, 0)
+    with pytest.raises(OutcomeConflictError):
+        _save(second, "dr b", Outcome.NO_ACUTE, Urgency.ROUTINE, 0)
+
+
+def test_replace_is_recorded_in_the_audit(tmp_path: Path) -> None:
+    db = tmp_path / "reviews.sqlite"
+    first, second = ReviewStore(db), ReviewStore(db)
+    _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, 0)
+    replaced_id = first.review("study_a").status_id
+    _save(second, "dr b", Outcome.NON_ACUTE, Urgency.ROUTINE, 0, replace=True)
+    review = first.review("study_a")
+    assert (review.outcome, review.reviewer) == (Outcome.NON_ACUTE, "dr b")
+    last = first.audit("study_a")[-1]
+    assert last["after"]["replaced"]["id"] == replaced_id
+    assert last["after"]["replaced"]["reviewer"] == "dr a"
+    assert last["after"]["replaced"]["outcome"] == "secondary_cause_suspected"
+    assert last["after"]["outcome"] == "non_acute_or_incidental"
+
+
+def test_no_conflict_for_own_outcome_for_what_was_seen_or_without_a_check(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "reviews.sqlite"
+    first, second = ReviewStore(db), ReviewStore(db)
+    _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, 0)
+    # the same reader from another tab: a correction of their own outcome
+    _save(second, "dr a", Outcome.SECONDARY, Urgency.URGENT, 0)
+    # another reader who saw the latest row replaces it knowingly
+    _save(second, "dr b", Outcome.NON_ACUTE, Urgency.ROUTINE, second.review("study_a").status_id)
+    # a status without an outcome by another reader after the page loaded is no conflict
+    seen = first.review("study_a").status_id
+    second.set_status("study_a", ReviewStatus.IN_PROGRESS, reviewer="dr c")
+    _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, seen)
+    # callers that pass no expected id keep the old behaviour (the latest row wins)
+    _save(second, "dr b", Outcome.NO_ACUTE, Urgency.ROUTINE, None)
+    assert first.review("study_a").outcome is Outcome.NO_ACUTE
+    assert not any("replaced" in (a["after"] or {}) for a in first.audit("study_a"))
+
+
+def test_audit_extra_lands_in_the_status_audit_row(tmp_path: Path) -> None:
+    store = ReviewStore(tmp_path / "reviews.sqlite")
+    store.set_status(
+        "study_a",
+        ReviewStatus.REVIEWED,
+        reviewer="dr a",
+        outcome=Outcome.NO_ACUTE,
+        urgency=Urgency.ROUTINE,
+        audit_extra={"confirmed_despite_findings": [3, 4], "outcome": "forged"},
+    )
+    after = store.audit("study_a")[-1]["after"]
+    assert after["confirmed_despite_findings"] == [3, 4]
+    assert after["outcome"] == "no_acute_abnormality"  # extra never overrides the facts

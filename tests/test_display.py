@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imaging_triage.viewer.loader import looks_like_hounsfield
-from imaging_triage.viewer.window import (
+from imaging_triage.display import (
     Preset,
     Window,
     apply_window,
     default_window,
+    is_ct,
+    looks_like_hounsfield,
     percentile_window,
 )
 
@@ -56,3 +57,25 @@ def test_hounsfield_detection_for_nifti() -> None:
     ct[5:15, 5:15, 5] = 1200.0
     assert looks_like_hounsfield(ct)
     assert not looks_like_hounsfield(np.abs(ct))
+
+
+def test_nifti_ct_padded_with_minus_3024_is_ct_for_viewer_and_pipeline() -> None:
+    """One rule: a CT outside its reconstruction circle padded with -3024 is still CT."""
+    ct = np.full((40, 40, 10), -3024.0, np.float32)
+    yy, xx = np.mgrid[0:40, 0:40]
+    inside = (yy - 20) ** 2 + (xx - 20) ** 2 < 18**2
+    ct[inside] = -1000.0
+    ct[(yy - 20) ** 2 + (xx - 20) ** 2 < 14**2] = 35.0
+    assert np.percentile(ct, 1) < -1100  # the old viewer rule saw this as MR
+    assert looks_like_hounsfield(ct)
+    assert is_ct("", data=ct)
+    assert not is_ct("MR", data=ct)
+    assert is_ct("MR", hounsfield=True)
+
+
+def test_mr_magnitude_is_not_ct() -> None:
+    rng = np.random.default_rng(0)
+    mr = rng.uniform(0, 1200, (30, 30, 10))
+    mr[:5] = 0
+    assert not is_ct("", data=mr)
+    assert not looks_like_hounsfield(mr - 500)  # shifted but without air at -1000

@@ -1,0 +1,582 @@
+"""The parts of the review page around the image engine (Streamlit widgets).
+
+``app.py`` lays the page out; these functions draw its panels and handle their
+callbacks. The rules they apply (who may save what, confirmations, conflicts, which text
+is refused) come from :mod:`imaging_triage.review.workflow`; measurements from
+:mod:`imaging_triage.viewer.measure`; session keys are those of
+:mod:`imaging_triage.viewer.session`. Text typed by readers (names, notes) is always
+shown as plain text (``st.text``) or escaped (:func:`plain`), never as Markdown or HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from imaging_triage.errors import (
+    ConfirmationRequiredError,
+    OutcomeConflictError,
+    PathOutsideRootError,
+    TriageError,
+)
+from imaging_triage.ingest import SeriesRecord
+from imaging_triage.markdownsafe import markdown_safe
+from imaging_triage.review import workflow
+from imaging_triage.review.findings import (
+    Confidence,
+    FindingType,
+    Laterality,
+    Location,
+    Outcome,
+    ReviewStatus,
+    StudyReview,
+    Urgency,
+)
+from imaging_triage.review.store import ReviewStore
+from imaging_triage.roots import DataRoots
+from imaging_triage.viewer import components
+from imaging_triage.viewer import measure as m
+from imaging_triage.viewer.engine import EngineSeries, Marker
+from imaging_triage.viewer.loader import OpenSeries
+from imaging_triage.viewer.render import Plane
+from imaging_triage.viewer.transfer import EncodedVolume
+from imaging_triage.viewer.volume_server import VolumeServer
+from imaging_triage.viewer.worklist import (
+    SortKey,
+    Study,
+    next_unread,
+    same_patient,
+    worklist_rows,
+)
+
+S = st.session_state
+DISCLAIMER = (
+    "For review by a qualified reader. Anything automated or derived shown here is a "
+    "candidate for human review, never a diagnosis; the reader's findings and outcome are "
+    "the record."
+)
+KEYS_HELP = (
+    "Keys in the image: ↑/↓ (k/j) slice, PageUp/PageDown ±10, Home/End, wheel scrolls, "
+    "Ctrl+wheel zooms, 1-5 CT presets, 0 reset, l layout, a/c/s plane, p cine, "
+    "w/d/e/f/g tools, m markers, o overlay. Study: [ / ] previous/next, n next unread."
+)
+
+
+def plain(text: object) -> str:
+    """User or file text made safe inside Markdown (no links, no HTML, one line)."""
+    return markdown_safe(str(text).replace("\n", " "))
+
+
+def series_label(record: SeriesRecord) -> str:
+    """One line naming a series (number, description, modality, shape)."""
+    number = f"#{record.series_number} " if record.series_number is not None else ""
+    shape = "×".join(str(s) for s in record.shape) if record.shape else "?"
+    return f"{number}{record.description or record.input} · {record.modality or 'NIfTI'} · {shape}"
+
+
+# -- sidebar and worklist ---------------------------------------------------------------
+
+
+def _set_reviewer() -> None:
+    name = str(S.get("reviewer_input", "")).strip()[:80]
+    if name:
+        S["reviewer"] = name
+        st.query_params["reviewer"] = name
+
+
+def _clear_reviewer() -> None:
+    S["reviewer"] = ""
+    st.query_params.pop("reviewer", None)
+
+
+def sidebar(roots: DataRoots, source: str, db: Path, *, rescan: Callable[[], None]) -> DataRoots:
+    """Reader name, folder choice and settings; returns the roots to list."""
+    with st.sidebar:
+        st.header("Reader")
+        if S["reviewer"]:
+            st.text(f"Reviewing as {S['reviewer']}")
+            st.button("Change reader", on_click=_clear_reviewer)
+        else:
+            st.text_input("Your name (stamped on every finding and outcome)", key="reviewer_input")
+            st.button("Start reviewing", on_click=_set_reviewer, type="primary")
+        st.header("Data")
+        folder = st.text_input(
+            "Folder (inside the data folders)",
+            key="folder",
+            help="Narrow the worklist to one folder; paths outside the data folders are refused.",
+        )
+        shown = roots
+        if folder.strip():
+            try:
+                chosen = roots.resolve(folder.strip())
+                if not chosen.is_dir():
+                    raise PathOutsideRootError(
+                        "not a folder under the data folders; type an existing folder",
+                        path=folder.strip(),
+                    )
+                shown = DataRoots((chosen,))
+            except PathOutsideRootError as err:
+                st.error(f"Refused: {plain(err.reason)}")
+        if st.button("Rescan folders"):
+            rescan()
+        st.caption(
+            "Data folders: "
+            + ", ".join(plain(r) for r in roots.roots)
+            + f" (from {plain(source)}). Review database: {plain(db)}."
+        )
+        st.caption(KEYS_HELP)
+    return shown
+
+
+def worklist_view(
+    studies: list[Study], store: ReviewStore, open_study: Callable[[str | None], None]
+) -> None:
+    """The table of studies with filters, sort and 'next unread'."""
+    st.subheader("Worklist")
+    reviews = store.reviews()
+    c1, c2, c3, c4 = st.columns([3, 1.2, 2, 1.5])
+    statuses = c1.multiselect(
+        "Status",
+        list(ReviewStatus),
+        default=list(ReviewStatus),
+        format_func=lambda s: s.label,
+        key="filter_status",
+    )
+    modality = c2.selectbox("Modality", ["All", "CT", "MR"], key="filter_modality")
+    text = c3.text_input("Folder contains", key="filter_text")
+    sort = c4.selectbox(
+        "Sort by", list(SortKey), format_func=lambda s: s.value.capitalize(), key="sort"
+    )
+    rows = worklist_rows(
+        studies,
+        reviews,
+        sort=sort or SortKey.URGENCY,
+        statuses=statuses,
+        modality=None if modality == "All" else modality,
+        text=text,
+    )
+    target = next_unread(studies, reviews)
+    st.button(
+        "Next unread study (n)",
+        on_click=open_study,
+        args=(target.key if target else None,),
+        disabled=target is None,
+        type="primary",
+        key="next_unread",
+    )
+    st.caption(f"{len(rows)} of {len(studies)} studies shown.")
+    widths = [3.5, 1, 0.8, 1.2, 2.6, 1.4, 1.4, 0.9]
+    names = ["Study", "Modality", "Series", "Status", "Outcome", "Urgency", "Reader", "Open"]
+    for col, name in zip(st.columns(widths), names, strict=True):
+        col.markdown(f"**{name}**")
+    for row in rows:
+        cols = st.columns(widths)
+        cells = [row.source, row.modality, str(row.series), row.status.label]
+        cells += [row.outcome or "–", row.urgency or "–", row.reviewer or "–"]
+        for col, cell in zip(cols, cells, strict=False):
+            col.text(cell)
+        cols[7].button(
+            "Open",
+            key=f"open_{row.key}",
+            on_click=open_study,
+            args=(row.key,),
+            disabled=not row.series,
+        )
+
+
+# -- the study page -----------------------------------------------------------------------
+
+
+def compare_picker(
+    where: Any, study: Study, studies: list[Study], get_series: Callable[..., Any]
+) -> EngineSeries | None:
+    """A choice of another study of the same patient (by date) to show side by side."""
+    others = same_patient(studies, study)
+    if not others:
+        return None
+    by_key = {s.key: s for s in others}
+    options: list[str | None] = [None, *by_key]
+    choice = where.selectbox(
+        "Compare with another study of this patient",
+        options,
+        format_func=lambda k: (
+            "— none —" if k is None else f"{by_key[k].study_date or '?'} · {by_key[k].modality}"
+        ),
+        key="compare",
+    )
+    if choice is None:
+        return None
+    from imaging_triage.viewer.hanging import default_series
+
+    other = by_key[choice]
+    record = default_series(other.usable)
+    if record is None:
+        return None
+    try:
+        opened, url = get_series(f"{record.key}|{record.files[0]}", record)
+    except TriageError as err:
+        st.error(f"The comparison series cannot be shown: {plain(err.reason)}")
+        return None
+    label = f"{other.study_date or 'other study'} · {record.description or ''}"
+    return EngineSeries(record.key, label, url, opened)
+
+
+def ensure_in_progress(store: ReviewStore, study: Study, reviewer: str) -> None:
+    """Opening an unread study with a reader's name marks it in progress."""
+    workflow.mark_opened(
+        store, study.key, reviewer=reviewer, study_uid=study.study_uid, source=study.source
+    )
+
+
+def markers(review: StudyReview, record: SeriesRecord, opened: OpenSeries) -> list[Marker]:
+    """Markers of the active findings flagged on this series."""
+    return [
+        Marker(opened.volume.from_world(f.location.xyz_mm), f"#{f.id} {f.type.value.upper()}")
+        for f in review.findings
+        if not f.retracted and f.location.series_uid in (record.series_uid, record.key)
+    ]
+
+
+def _engine_event(name: str) -> dict[str, Any] | None:
+    value = components.event_value(S.get("engine"), name)
+    return value if isinstance(value, dict) else None
+
+
+def _ijk(value: Any, opened: OpenSeries) -> tuple[int, int, int] | None:
+    try:
+        i, j, k = (int(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return opened.volume.clamp((i, j, k))
+
+
+def on_point() -> None:
+    """A point was clicked in the engine: it becomes the finding location."""
+    event = _engine_event("point")
+    if event and isinstance(event.get("ijk"), list):
+        S["point"] = tuple(int(v) for v in event["ijk"][:3])
+
+
+def on_measure(opened: OpenSeries) -> Callable[[], None]:
+    """Handler for a finished measurement: recomputed here, kept in the session."""
+
+    def handler() -> None:
+        event = _engine_event("measure")
+        if not event:
+            return
+        try:
+            kind = m.MeasureKind(event["kind"])
+            plane = Plane(event["plane"])
+            points = [tuple(float(c) for c in p) for p in event["points"]]
+            index = int(event["slice"])
+        except (KeyError, TypeError, ValueError):
+            return
+        dv = opened.volume
+        if kind is m.MeasureKind.DISTANCE:
+            text = f"{m.distance_mm(points, dv.spacing):.1f} mm"
+        else:
+            stats = m.roi_stats(dv.data, dv.spacing, plane, index, kind, points)
+            text = stats.text("HU" if opened.is_ct else "")
+        S["measurements"] = [
+            *S["measurements"],
+            {
+                "id": len(S["measurements"]) + 1,
+                "kind": kind.value,
+                "plane": plane.value,
+                "slice": index,
+                "text": text,
+            },
+        ]
+
+    return handler
+
+
+def on_seed(opened: OpenSeries) -> Callable[[], None]:
+    """Handler for a seed click: the connected region within the value range."""
+
+    def handler() -> None:
+        event = _engine_event("seed")
+        seed = _ijk(event.get("ijk") if event else None, opened)
+        if seed is None:
+            return
+        dv = opened.volume
+        low, high = float(S.get("seed_low", 40.0)), float(S.get("seed_high", 100.0))
+        try:
+            region = m.region_grow(dv.data, seed, low, high)
+        except ValueError as err:
+            S["flash"] = str(err)
+            return
+        stats = m.region_stats(dv.data, dv.spacing, region)
+        url = VolumeServer.start().publish(EncodedVolume.from_array(region.astype(np.uint8)))
+        text = f"region {low:g}..{high:g}: " + stats.text("HU" if opened.is_ct else "", volume=True)
+        S["region"] = {"url": url, "text": text, "ml": stats.size}
+        S["point"] = seed
+
+    return handler
+
+
+def measurements_panel(opened: OpenSeries) -> None:
+    """Measurements of this session on the series, the region tool and ABC/2."""
+    st.markdown("**Measurements**")
+    for item in S["measurements"]:
+        st.text(
+            f"#{item['id']} {item['kind']} ({item['plane']} {item['slice'] + 1}): {item['text']}"
+        )
+    if not S["measurements"]:
+        st.caption("Distance (d), ellipse (e) or freehand (f) in the image; results appear here.")
+    c1, c2 = st.columns(2)
+    c1.number_input("Seed range low", value=40.0, step=5.0, key="seed_low")
+    c2.number_input("Seed range high", value=100.0, step=5.0, key="seed_high")
+    if S["region"]:
+        st.text(S["region"]["text"])
+    with st.popover("ABC/2 hematoma volume"):
+        a = st.number_input("A: largest diameter (mm)", min_value=0.0, key="abc_a")
+        b = st.number_input("B: perpendicular to A (mm)", min_value=0.0, key="abc_b")
+        c = st.number_input("C: craniocaudal extent (mm)", min_value=0.0, key="abc_c")
+        st.text(f"ABC/2 = {m.abc_over_2(a, b, c):.1f} mL")
+
+
+def finding_form(
+    study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore
+) -> None:
+    """Flag a finding at the clicked point: type and laterality must be chosen."""
+    dv = opened.volume
+    point = S["point"]
+    st.markdown("**Flag a finding**")
+    if point is None:
+        st.caption("Click the finding's location in a view first (the crosshair moves there).")
+    else:
+        xyz = dv.world(point)
+        hint = workflow.suggest_laterality(xyz[0], dv.world(dv.center())[0])
+        st.caption(
+            f"At RAS ({xyz[0]:.1f}, {xyz[1]:.1f}, {xyz[2]:.1f}) mm, value "
+            f"{dv.value(point):.0f}{' HU' if opened.is_ct else ''}. Suggested laterality from "
+            f"the point: {hint.label} (a suggestion: choose below)."
+        )
+    measures = [None, *range(len(S["measurements"]))]
+    with st.form("flag_finding"):
+        c1, c2, c3 = st.columns([2.5, 1.5, 1.6])
+        c1.selectbox(
+            "Finding",
+            list(FindingType),
+            index=None,
+            format_func=lambda t: t.label,
+            placeholder="choose the finding",
+            key="f_type",
+        )
+        c2.selectbox(
+            "Laterality (patient's side)",
+            list(Laterality),
+            index=None,
+            format_func=lambda v: v.label,
+            placeholder="choose",
+            key="f_lat",
+        )
+        c3.radio(
+            "Confidence",
+            list(Confidence),
+            index=None,
+            format_func=lambda v: v.label,
+            horizontal=True,
+            key="f_conf",
+        )
+        st.selectbox(
+            "Attach a measurement",
+            measures,
+            key="f_measure",
+            format_func=lambda n: "none" if n is None else S["measurements"][n]["text"],
+        )
+        st.text_input("Note (no patient identifiers)", key="f_note")
+        st.form_submit_button(
+            "Flag finding", on_click=_flag, args=(study, record, opened, store), type="primary"
+        )
+
+
+def _flag(study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore) -> None:
+    dv, point = opened.volume, S["point"]
+    if point is None:
+        S["flash"] = "Not flagged: click the finding's location in a view first."
+        return
+    n = S.get("f_measure")
+    note = str(S.get("f_note") or "").strip()
+    if isinstance(n, int) and n < len(S["measurements"]):
+        note = f"{note} [measured: {S['measurements'][n]['text']}]".strip()
+    location = Location(
+        xyz_mm=dv.world(point),
+        ijk=dv.source_index(point),
+        series_uid=record.series_uid or record.key,
+    )
+    draft = workflow.draft_finding(study.key, location, midline_x_mm=dv.world(dv.center())[0])
+    draft = draft.choose(
+        type=S.get("f_type"), laterality=S.get("f_lat"), confidence=S.get("f_conf"), note=note
+    )
+    try:
+        stored = workflow.flag_finding(
+            store, draft, reviewer=S["reviewer"], study_uid=study.study_uid, source=study.source
+        )
+    except TriageError as err:
+        S["flash"] = f"Not flagged: {err.reason}"
+        return
+    # the next finding needs its own choices (kept when the save was refused)
+    S["f_type"], S["f_lat"], S["f_conf"], S["f_measure"], S["f_note"] = None, None, None, None, ""
+    S["flash"] = f"Finding {stored.id} flagged: {stored.type.label}."
+
+
+def findings_list(study: Study, opened: OpenSeries, store: ReviewStore) -> None:
+    """The study's findings, with go-to and retract."""
+    from imaging_triage.viewer import session
+
+    review = store.review(study.key)
+    st.markdown(f"**Findings** ({sum(not f.retracted for f in review.findings)} active)")
+    if not review.findings:
+        st.caption("No finding flagged yet.")
+    for f in review.findings:
+        x, y, z = f.location.xyz_mm
+        text = (
+            f"#{f.id} {f.type.label} · {f.laterality.label} · {f.confidence.label} · "
+            f"RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm · {f.note or 'no note'} · {f.reviewer}"
+        )
+        if f.retracted:
+            text = f"[retracted: {f.retraction_reason or 'no reason'}] {text}"
+        cols = st.columns([6, 1, 1.2])
+        cols[0].text(text)
+        ijk = opened.volume.from_world(f.location.xyz_mm)
+        cols[1].button(
+            "Go to",
+            key=f"goto_{f.id}",
+            on_click=session.next_command,
+            args=(S,),
+            kwargs={"ijk": list(ijk)},
+        )
+        if not f.retracted:
+            with cols[2].popover("Retract"):
+                st.text_input("Reason", key=f"retract_reason_{f.id}")
+                st.button(
+                    "Confirm retraction",
+                    key=f"retract_{f.id}",
+                    on_click=_retract,
+                    args=(f.id, store),
+                )
+
+
+def _retract(finding_id: int, store: ReviewStore) -> None:
+    reason = str(S.get(f"retract_reason_{finding_id}", "")).strip()
+    try:
+        workflow.retract_finding(store, finding_id, reviewer=S["reviewer"], reason=reason)
+    except TriageError as err:
+        S["flash"] = f"Not retracted: {err.reason}"
+        return
+    S["flash"] = f"Finding {finding_id} retracted (kept in the audit trail)."
+
+
+def outcome_panel(study: Study, store: ReviewStore) -> None:
+    """The study's triage outcome and urgency, with confirmation and conflict handling."""
+    review = store.review(study.key)
+    st.markdown("**Study outcome**")
+    if review.outcome is not None:
+        urgency = review.urgency.label if review.urgency else "no urgency set"
+        st.success(f"{review.status.label}: {review.outcome.label} · {urgency}")
+        st.text(f"by {review.reviewer} at {review.updated_at[:16].replace('T', ' ')} UTC")
+    else:
+        st.caption(f"Status: {review.status.label}; no outcome recorded yet.")
+    pending = S["pending_outcome"]
+    if pending:
+        st.warning(pending["question"])
+        c1, c2 = st.columns(2)
+        c1.button(
+            pending["confirm_label"],
+            on_click=_save_outcome,
+            args=(study, store),
+            kwargs={"pending": pending},
+            type="primary",
+            key="confirm_outcome",
+        )
+        c2.button(
+            "Cancel", on_click=S.__setitem__, args=("pending_outcome", None), key="cancel_outcome"
+        )
+    outcomes: list[Outcome | None] = [None, *Outcome]
+    urgencies: list[Urgency | None] = [None, *Urgency]
+    with st.form("outcome_form"):
+        c1, c2 = st.columns([2, 1])
+        c1.selectbox(
+            "Outcome",
+            outcomes,
+            index=outcomes.index(review.outcome),
+            format_func=lambda o: o.label if o else "— choose —",
+            key="o_outcome",
+        )
+        c2.selectbox(
+            "Urgency",
+            urgencies,
+            index=urgencies.index(review.urgency),
+            format_func=lambda u: u.label if u else "— choose —",
+            key="o_urgency",
+        )
+        # the outcome this page shows: a save over a later one by someone else is refused
+        st.form_submit_button(
+            "Save outcome",
+            on_click=_save_outcome,
+            args=(study, store),
+            kwargs={"seen": review.status_id},
+        )
+
+
+def _save_outcome(
+    study: Study, store: ReviewStore, *, seen: int | None = None, pending: dict | None = None
+) -> None:
+    S["pending_outcome"] = None
+    if pending:
+        outcome, urgency, seen = pending["outcome"], pending["urgency"], pending["seen"]
+        confirmed, replace = pending["confirmed"], pending["replace"]
+    else:
+        outcome, urgency = S.get("o_outcome"), S.get("o_urgency")
+        confirmed, replace = (), False
+    ask = {
+        "outcome": outcome,
+        "urgency": urgency,
+        "seen": seen,
+        "confirmed": confirmed,
+        "replace": replace,
+    }
+    try:
+        workflow.save_outcome(
+            store,
+            study.key,
+            reviewer=S["reviewer"],
+            outcome=outcome,
+            urgency=urgency,
+            seen_status_id=seen,
+            confirmed_finding_ids=confirmed,
+            replace=replace,
+            study_uid=study.study_uid,
+            source=study.source,
+        )
+    except ConfirmationRequiredError as err:
+        S["pending_outcome"] = {
+            **ask,
+            "question": err.reason,
+            "confirmed": err.finding_ids,
+            "confirm_label": "Confirm this outcome despite them",
+        }
+        return
+    except OutcomeConflictError as err:
+        question = (
+            f"{err.reason}. Saved by {err.reviewer} at {err.saved_at[:16].replace('T', ' ')} "
+            "UTC, after this page showed the study. Replace it with yours, or cancel and read "
+            "their outcome first."
+        )
+        S["pending_outcome"] = {
+            **ask,
+            "question": question,
+            "replace": True,
+            "confirm_label": "Replace their outcome with mine",
+        }
+        return
+    except TriageError as err:
+        S["flash"] = f"Not saved: {err.reason}"
+        return
+    S["flash"] = "Outcome saved."
