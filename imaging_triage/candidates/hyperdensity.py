@@ -6,9 +6,10 @@ The rules, all in Hounsfield units on the intracranial mask, each one visible in
    (hole-filled) intracranial region in ``acute_hu`` (about 50-90 HU: acute blood; grey
    matter is 37-45, white matter 20-30);
 2. **bone and partial volume**: a region must hold a *seed*, a voxel at least
-   ``bone_margin_mm`` from bone (``>= bone_hu``); within ``skull_base_mm`` above the floor
-   of the intracranial region, where beam hardening raises the brain next to the petrous
-   bones and the clivus, the margin is ``skull_base_margin_mm``. From its seeds a region
+   ``bone_margin_mm`` from bone (``>= bone_hu``); within ``skull_base_mm`` above the lowest
+   slice of the intracranial region, where beam hardening raises the brain next to the
+   petrous bones and the clivus, the margin is ``skull_base_margin_mm`` (on a scan that
+   starts above the skull base, this zone is simply its lowest slices). From its seeds a region
    grows back towards the bone by ``bone_margin_mm + 1`` mm at most (geodesically, inside
    the range), so a subdural against the inner table keeps its full thickness while the
    partial-volume shell of the skull never joins it (the wider skull-base margin also
@@ -30,7 +31,8 @@ reason) rather than read as blood.
 Each region reports volume, mean/max HU (of the unsmoothed image), centroid (RAS mm), side,
 key slice and a shape hint (:class:`~.findings.ShapeHint`): *ventricular* when mostly in
 the ventricles, *crescent along the convexity* when it lies against the inner table, thin
-and extended, *parenchymal* when compact, otherwise *sulcal/cisternal*.
+and extended, *parenchymal* when it is at least 8 mm thick somewhere (a compact clot),
+otherwise *sulcal/cisternal* (thin, in sulci, fissures or cisterns).
 
 The design follows the rule-based CAD of Chan (2007): threshold in the blood range,
 suppression of bone and calcification by position and density, regions by size; Chan's
@@ -117,11 +119,17 @@ def _smooth(
 def skull_base_zone(
     inside: npt.NDArray[np.bool_], height_mm: float, dz: float
 ) -> npt.NDArray[np.bool_]:
-    """Voxels within ``height_mm`` above the floor of the intracranial region, per column."""
-    any_k = inside.any(axis=2)
-    floor = np.where(any_k, np.argmax(inside, axis=2), inside.shape[2])
-    k = np.arange(inside.shape[2])[None, None, :]
-    return np.asarray(k < floor[:, :, None] + height_mm / dz, dtype=bool)
+    """Voxels within ``height_mm`` above the lowest slice of the intracranial region.
+
+    The lowest slice is the floor of the posterior fossa on a whole-head scan; the zone then
+    holds the posterior fossa, the petrous bones and the clivus, where beam hardening is.
+    """
+    present = np.nonzero(inside.any(axis=(0, 1)))[0]
+    zone = np.zeros(inside.shape, dtype=bool)
+    if present.size:
+        top = int(present[0] + round(height_mm / dz))
+        zone[:, :, : max(0, top)] = True
+    return zone
 
 
 def extent_mm(region: npt.NDArray[np.bool_], spacing: tuple[float, ...]) -> float:
@@ -151,9 +159,8 @@ def shape_hint(
     thin = float(np.median(d)) <= 6.0 and float(np.percentile(d, 90)) <= 12.0
     if thin and extent_mm(region, spacing) >= 30.0:
         return ShapeHint.CRESCENT_CONVEXITY
-    padded = np.pad(region, 2)
-    core = morphology.erode(padded, 1.5, spacing)
-    if float(core.sum()) / n >= 0.25:
+    inner = ndimage.distance_transform_edt(np.pad(region, 1), sampling=spacing)
+    if 2.0 * float(inner.max()) >= 8.0:
         return ShapeHint.PARENCHYMAL
     return ShapeHint.SULCAL_CISTERNAL
 

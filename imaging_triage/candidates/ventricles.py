@@ -50,15 +50,19 @@ class VentricleConfig:
         Largest distance of a ventricle piece's centre from the midline plane.
     min_component_ml : float
         Smallest connected piece kept.
+    edge_hu : float
+        The ventricles grow by one voxel into neighbours up to this density (their
+        partial-volume edge, halfway between CSF and white matter).
     evans_flag : float
         Evans' index from which the result carries a reason for the score.
     """
 
-    csf_hu: tuple[float, float] = (-10.0, 13.0)
+    csf_hu: tuple[float, float] = (-10.0, 15.0)
     min_depth_mm: float = 25.0
     min_extent_depth_mm: float = 10.0
     max_offset_mm: float = 30.0
     min_component_ml: float = 0.3
+    edge_hu: float = 20.0
     evans_flag: float = 0.3
 
 
@@ -92,6 +96,9 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
             slice(b.start + p.start, b.start + p.stop) for b, p in zip(box, piece, strict=True)
         )
         out[target] |= region
+    # one voxel back into the partial-volume edge (the opening and the blur took it)
+    edge = within[box] & (smooth <= cfg.edge_hu)
+    out[box] = ndimage.binary_dilation(out[box], mask=edge) | out[box]
     return out
 
 
