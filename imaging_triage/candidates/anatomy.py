@@ -76,6 +76,9 @@ class Head:
         The skull's symmetry plane, None when it cannot be found.
     ct : bool
         Whether ``values`` are Hounsfield units.
+    slice_thickness_mm : float
+        Acquired slice thickness (0 when unknown): partial volume reaches that far along
+        the slice direction, whatever the grid the volume was resampled to.
     """
 
     values: npt.NDArray[np.float32]
@@ -84,6 +87,7 @@ class Head:
     spacing: tuple[float, float, float]
     plane: MidlinePlane | None
     ct: bool
+    slice_thickness_mm: float = 0.0
 
     @property
     def voxel_ml(self) -> float:
@@ -227,7 +231,17 @@ def prepare(volume: Volume, mask: npt.NDArray[np.bool_], ct: bool) -> Head:
         )
     values = np.asarray(data, dtype=np.float32)
     spacing = volume.spacing
-    return Head(values, mask, volume.affine, spacing, symmetry_plane(mask, spacing), ct)
+    plane = symmetry_plane(mask, spacing)
+    return Head(values, mask, volume.affine, spacing, plane, ct, slice_thickness(volume))
+
+
+def slice_thickness(volume: Volume) -> float:
+    """The acquired slice thickness (mm) recorded at ingest, 0 when unknown."""
+    try:
+        value = float(volume.info.acquisition.get("SliceThickness", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+    return value if np.isfinite(value) and value > 0 else 0.0
 
 
 def region_side(head: Head, ijk: npt.NDArray[Any], midline_mm: float = 5.0) -> str:

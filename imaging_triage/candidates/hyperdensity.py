@@ -6,14 +6,16 @@ The rules, all in Hounsfield units on the intracranial mask, each one visible in
    (hole-filled) intracranial region in ``acute_hu`` (about 50-90 HU: acute blood; grey
    matter is 37-45, white matter 20-30);
 2. **bone and partial volume**: a region must hold a *seed*, a voxel at least
-   ``bone_margin_mm`` from bone (``>= bone_hu``); within ``skull_base_mm`` above the lowest
-   slice of the intracranial region, where beam hardening raises the brain next to the
-   petrous bones and the clivus, the margin is ``skull_base_margin_mm`` (on a scan that
-   starts above the skull base, this zone is simply its lowest slices). From its seeds a region
-   grows back towards the bone by ``bone_margin_mm + 1`` mm at most (geodesically, inside
-   the range), so a subdural against the inner table keeps its full thickness while the
-   partial-volume shell of the skull never joins it (the wider skull-base margin also
-   sets aside the streaks between the petrous bones, the Hounsfield bar);
+   ``bone_margin_mm`` from bone (``>= bone_hu``). The margin is ``skull_base_margin_mm``
+   in the lowest ``skull_base_mm`` of the intracranial region (beam hardening next to the
+   petrous bones and the clivus, the Hounsfield bar between them; on a scan that starts
+   above the skull base, simply its lowest slices) and in the highest ``vertex_mm`` (the
+   inner table of the vertex runs nearly in the slice plane). Along the slice direction
+   every margin grows by half the acquired slice thickness: a thick slice averages bone
+   into the brain over its whole thickness. From its seeds a region grows back towards
+   the bone by about twice ``bone_margin_mm`` at most (geodesically, inside the range), so
+   a subdural against the inner table keeps most of its thickness while the
+   partial-volume shell of the skull never joins it;
 3. **calcification**: voxels within ``calcification_margin_mm`` of a voxel at or above
    ``calcification_hu`` (about 100 HU: calcium, never acute blood) are left out, which
    removes the partial-volume halo of a calcified pineal gland, choroid plexus, falx or
@@ -86,6 +88,7 @@ class HyperdensityConfig:
     bone_hu: float = 200.0
     bone_margin_mm: float = 3.0
     skull_base_mm: float = 35.0
+    vertex_mm: float = 25.0
     skull_base_margin_mm: float = 10.0
     calcification_hu: float = 100.0
     calcification_margin_mm: float = 2.0
@@ -116,20 +119,29 @@ def _smooth(
     return np.asarray(ndimage.gaussian_filter(values, sigma), dtype=np.float32)
 
 
-def skull_base_zone(
-    inside: npt.NDArray[np.bool_], height_mm: float, dz: float
+def wide_margin_zone(
+    inside: npt.NDArray[np.bool_], base_mm: float, vertex_mm: float, dz: float
 ) -> npt.NDArray[np.bool_]:
-    """Voxels within ``height_mm`` above the lowest slice of the intracranial region.
-
-    The lowest slice is the floor of the posterior fossa on a whole-head scan; the zone then
-    holds the posterior fossa, the petrous bones and the clivus, where beam hardening is.
-    """
+    """Slices within ``base_mm`` above the lowest or ``vertex_mm`` below the highest slice
+    of the intracranial region (the skull base and the vertex)."""
     present = np.nonzero(inside.any(axis=(0, 1)))[0]
     zone = np.zeros(inside.shape, dtype=bool)
     if present.size:
-        top = int(present[0] + round(height_mm / dz))
-        zone[:, :, : max(0, top)] = True
+        low = int(present[0] + round(base_mm / dz))
+        high = int(present[-1] - round(vertex_mm / dz))
+        zone[:, :, : max(0, low)] = True
+        zone[:, :, max(0, high + 1) :] = True
     return zone
+
+
+def dilate_box(
+    mask: npt.NDArray[np.bool_], in_plane_mm: float, along_mm: float, spacing: tuple[float, ...]
+) -> npt.NDArray[np.bool_]:
+    """Dilation by a box of half-widths ``in_plane_mm`` (i, j) and ``along_mm`` (k)."""
+    radii = (in_plane_mm, in_plane_mm, along_mm)
+    size = [2 * max(0, round(r / s)) + 1 for r, s in zip(radii, spacing, strict=True)]
+    out = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant", cval=0)
+    return np.asarray(out, dtype=bool)
 
 
 def extent_mm(region: npt.NDArray[np.bool_], spacing: tuple[float, ...]) -> float:
@@ -239,9 +251,12 @@ def hyperdensity(
     in_range &= ~morphology.dilate(calc, cfg.calcification_margin_mm, sp)
 
     bone = values >= cfg.bone_hu
-    near_bone = morphology.dilate(bone, cfg.bone_margin_mm, sp)
-    base = skull_base_zone(inside, cfg.skull_base_mm, sp[2])
-    near_bone |= base & morphology.dilate(bone, cfg.skull_base_margin_mm, sp)
+    # along the slice direction the partial volume of a thick slice reaches half a slice more
+    along = head.slice_thickness_mm / 2.0
+    near_bone = dilate_box(bone, cfg.bone_margin_mm, cfg.bone_margin_mm + along, sp)
+    base = wide_margin_zone(inside, cfg.skull_base_mm, cfg.vertex_mm, sp[2])
+    margin = cfg.skull_base_margin_mm
+    near_bone |= base & dilate_box(bone, margin, margin + along, sp)
     seeds = in_range & ~near_bone
     # the box dilation of bone reaches sqrt(3) * margin at its corners: grow back as far
     grown = _grow(seeds, in_range, cfg.bone_margin_mm * 1.75 + 1.0, min(sp))

@@ -73,12 +73,16 @@ class SeriesCandidates:
         Candidate label volume on the input grid (each region's ``label``).
     score : CandidateScore
         The series' score with its reasons.
+    key_slice_axis : int
+        The voxel axis of the input closest to superior: each region's ``key_slice`` is an
+        index along it (2 for a volume in RAS order, as the pipeline writes it).
     """
 
     ct: bool
     results: list[CheckResult]
     labels: npt.NDArray[np.uint8]
     score: CandidateScore
+    key_slice_axis: int = 2
 
     @property
     def regions(self) -> list[Region]:
@@ -106,6 +110,7 @@ class SeriesCandidates:
             "modality": "CT" if self.ct else "MR",
             "score": self.score.to_dict(),
             "regions": len(self.regions),
+            "key_slice_axis": self.key_slice_axis,
             "checks": [res.to_dict() for res in self.results],
         }
 
@@ -135,8 +140,8 @@ def _number(
 
 def _key_slices(
     results: list[CheckResult], labels: npt.NDArray[np.uint8], affine: npt.NDArray[np.float64]
-) -> None:
-    """Replace each region's key slice by the slice index along the input's superior axis."""
+) -> int:
+    """Set each region's key slice to an index along the input's superior axis; that axis."""
     direction = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
     axis = int(np.argmax(np.abs(direction[2])))
     coords = np.nonzero(labels)
@@ -149,6 +154,7 @@ def _key_slices(
             k = int(np.argmax(np.bincount(where))) if where.size else region.key_slice
             updated.append(dataclasses.replace(region, key_slice=k))
         res.regions = updated
+    return axis
 
 
 def run_checks(
@@ -201,9 +207,9 @@ def run_checks(
     results, label_maps = _checks(head, cfg, wanted)
     labels_ras = _number(results, label_maps, head.mask.shape)
     labels = reorder(labels_ras, backward).astype(np.uint8)
-    _key_slices(results, labels, volume.affine)
+    axis = _key_slices(results, labels, volume.affine)
     score = series_score(results, cfg.score)
-    return SeriesCandidates(ct, results, labels, score)
+    return SeriesCandidates(ct, results, labels, score, axis)
 
 
 def _checks(

@@ -36,6 +36,7 @@ def test_label_volume_json_and_score(tmp_path):
     doc = json.loads(json.dumps(report.to_dict()))
     assert doc["disclaimer"] == DISCLAIMER
     assert doc["regions"] == 2
+    assert doc["key_slice_axis"] == 2
     assert report.score.score >= 70
     assert any("midline shift" in r for r in report.score.reasons)
     paths = save_candidates(report, head.volume, tmp_path / "0002_HEAD")
