@@ -195,23 +195,25 @@ def symmetry_plane(
 
 
 def mirror(values: npt.NDArray[Any], plane: MidlinePlane, fill: float) -> npt.NDArray[np.float32]:
-    """``values`` reflected across the midline plane (linear interpolation, slice by slice).
+    """``values`` reflected across the midline plane (linear interpolation along ``i``).
 
-    Voxels whose mirror falls outside the grid get ``fill``.
+    The mirror of voxel ``i`` of row ``(j, k)`` is ``2 m(j, k) - i`` with ``m`` the plane:
+    a gather along the first axis, interpolated between its two neighbours. Voxels whose
+    mirror falls outside the grid get ``fill``.
     """
     n_i, n_j, n_k = values.shape
-    out = np.empty(values.shape, dtype=np.float32)
-    ii, jj = np.meshgrid(np.arange(n_i, dtype=np.float64), np.arange(n_j), indexing="ij")
-    for k in range(n_k):
-        mi = 2.0 * plane.i_at(jj, k) - ii
-        out[:, :, k] = ndimage.map_coordinates(
-            np.asarray(values[:, :, k], dtype=np.float32),
-            [mi, jj.astype(np.float64)],
-            order=1,
-            mode="constant",
-            cval=fill,
-        )
-    return out
+    jj, kk = np.meshgrid(np.arange(n_j), np.arange(n_k), indexing="ij")
+    twice = 2.0 * plane.i_at(jj, kk)
+    base = np.floor(twice).astype(np.int64)
+    frac = (twice - base).astype(np.float32)[None]
+    src = base[None] - np.arange(n_i, dtype=np.int64)[:, None, None]
+    valid = (src >= 0) & (src + 1 < n_i)
+    data = np.asarray(values, dtype=np.float32)
+    low = np.take_along_axis(data, np.clip(src, 0, n_i - 1), axis=0)
+    high = np.take_along_axis(data, np.clip(src + 1, 0, n_i - 1), axis=0)
+    out = (1.0 - frac) * low + frac * high
+    out[~valid] = fill
+    return np.asarray(out, dtype=np.float32)
 
 
 def prepare(volume: Volume, mask: npt.NDArray[np.bool_], ct: bool) -> Head:

@@ -70,11 +70,15 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
     """The lateral (and third) ventricles of a CT head, as a boolean volume (may be empty)."""
     cfg = config or VentricleConfig()
     out = np.zeros(head.mask.shape, dtype=bool)
-    within = morphology.erode(head.mask, cfg.min_extent_depth_mm, head.spacing)
+    head_box = bounding_box(head.mask, 1.0, head.spacing)
+    within = np.zeros_like(out)
+    within[head_box] = morphology.erode(head.mask[head_box], cfg.min_extent_depth_mm, head.spacing)
     if not within.any():
         return out
     box = bounding_box(within, 2.0, head.spacing)
-    deep = morphology.erode(head.mask, cfg.min_depth_mm, head.spacing)[box]
+    deep = np.zeros_like(out)
+    deep[head_box] = morphology.erode(head.mask[head_box], cfg.min_depth_mm, head.spacing)
+    deep = deep[box]
     sigma = [1.0 / s for s in head.spacing]
     smooth = ndimage.gaussian_filter(head.values[box], sigma)
     csf = within[box] & (smooth >= cfg.csf_hu[0]) & (smooth <= cfg.csf_hu[1])
