@@ -101,9 +101,8 @@ def process(root: Path) -> list[dict[str, Any]]:
 
     config = load_config(None)
     out = []
-    for record in scan(root).series:
-        if record.status is not Status.OK:
-            continue
+    records = [r for r in scan(root).series if r.status is Status.OK]
+    for index, record in enumerate(records):
         for n, volume in enumerate(load(record)):
             if min(volume.shape[:3]) < 4:
                 continue
@@ -119,7 +118,7 @@ def process(root: Path) -> list[dict[str, Any]]:
             out.append(
                 {
                     "series": volume.info.series_number,
-                    "stack": n,
+                    "stack": index + n,
                     "modality": volume.info.modality,
                     "image": image,
                     "report": report,

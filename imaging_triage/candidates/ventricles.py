@@ -3,7 +3,8 @@
 The **lateral ventricles** are found as deep CSF: connected pieces of CSF density (CT:
 ``csf_hu`` after a 1 mm smoothing, opened by one voxel so that thin fissures break off)
 at least ``min_extent_depth_mm`` inside the intracranial mask that reach
-``min_depth_mm`` deep (the sulci, the Sylvian fissures and the convexity are shallower),
+``min_depth_mm`` deep (both in the axial plane, so a scan whose field of view or segment
+cuts the head still has its ventricles) (the sulci, the Sylvian fissures and the convexity are shallower),
 hold at least ``min_component_ml`` and are centred within ``max_offset_mm`` of the
 midline plane.
 
@@ -72,12 +73,16 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
     out = np.zeros(head.mask.shape, dtype=bool)
     head_box = bounding_box(head.mask, 1.0, head.spacing)
     within = np.zeros_like(out)
-    within[head_box] = morphology.erode(head.mask[head_box], cfg.min_extent_depth_mm, head.spacing)
+    within[head_box] = morphology.erode(
+        head.mask[head_box], cfg.min_extent_depth_mm, head.spacing, in_plane=True
+    )
     if not within.any():
         return out
     box = bounding_box(within, 2.0, head.spacing)
     deep = np.zeros_like(out)
-    deep[head_box] = morphology.erode(head.mask[head_box], cfg.min_depth_mm, head.spacing)
+    deep[head_box] = morphology.erode(
+        head.mask[head_box], cfg.min_depth_mm, head.spacing, in_plane=True
+    )
     deep = deep[box]
     sigma = [1.0 / s for s in head.spacing]
     smooth = ndimage.gaussian_filter(head.values[box], sigma)
