@@ -3,10 +3,10 @@
 The **lateral ventricles** are found as deep CSF: connected pieces of CSF density (CT:
 ``csf_hu`` after a 1 mm smoothing, opened by one voxel so that thin fissures break off)
 at least ``min_extent_depth_mm`` inside the intracranial mask that reach
-``min_depth_mm`` deep (both in the axial plane, so a scan whose field of view or segment
-cuts the head still has its ventricles) (the sulci, the Sylvian fissures and the convexity are shallower),
-hold at least ``min_component_ml`` and are centred within ``max_offset_mm`` of the
-midline plane.
+``min_depth_mm`` deep (the sulci, the Sylvian fissures and the convexity are shallower;
+both depths in the axial plane, so a scan whose field of view or segment cuts the head
+still has its ventricles), hold at least ``min_component_ml`` and are centred within
+``max_offset_mm`` of the midline plane.
 
 **Evans' index** is the largest width of the frontal horns (the ventricles in front of
 their own centre of mass, on one axial slice, from the lateral wall of one horn to the
