@@ -22,8 +22,8 @@ The rules, all in Hounsfield units on the intracranial mask, each one visible in
    basal ganglia; a small region (``<= physiological_ml``) that is dense (peak at least
    ``physiological_peak_hu``) and lies on the midline (pineal, falx) or against a ventricle
    (choroid plexus) is suppressed as a possible physiological calcification;
-4. **falx**: a region lying within ``falx_mm`` of the midline plane and no wider than
-   ``falx_mm`` is the dense dura of the falx;
+4. **falx**: a region lying entirely within ``falx_mm`` of the midline plane is the dense
+   dura of the falx (an interhemispheric subdural that thin is set aside with it);
 5. **size**: connected regions (26-connectivity) of at least ``min_volume_ml``.
 
 Before any of this, the median density of the mask must lie in ``brain_hu``: a phantom
