@@ -1,0 +1,83 @@
+"""Acute hyperdensity on generated heads: a lesion of known volume and HU, a crescent,
+calcifications and the skull's partial volume that must not be flagged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imaging_triage.candidates.anatomy import prepare
+from imaging_triage.candidates.findings import CheckStatus, ShapeHint, Side
+from imaging_triage.candidates.hyperdensity import HyperdensityConfig, hyperdensity
+from imaging_triage.candidates.ventricles import ventricle_mask
+from imaging_triage.errors import ConfigError
+
+from .conftest import Blob, build_head
+
+
+def _run(head, config=None):
+    prepared = prepare(head.volume, head.mask, True)
+    return hyperdensity(prepared, ventricle_mask(prepared), config)
+
+
+def test_normal_head_with_partial_volume_against_the_skull_has_no_candidate(normal_head):
+    result, labels = _run(normal_head)
+    assert result.status is CheckStatus.MEASURED
+    assert result.regions == []
+    assert not labels.any()
+
+
+def test_parenchymal_lesion_found_with_its_volume_density_and_side():
+    head = build_head(blobs=(Blob((25.0, 20.0, 10.0), 8.0, 70.0),))
+    true_ml = float(head.truth["blob0"].sum()) / 1000.0
+    result, labels = _run(head)
+    assert len(result.regions) == 1
+    region = result.regions[0]
+    assert region.volume_ml == pytest.approx(true_ml, rel=0.15)
+    assert 65.0 <= region.mean_hu <= 75.0
+    assert region.side is Side.RIGHT
+    assert region.shape_hint is ShapeHint.PARENCHYMAL
+    assert np.allclose(region.centroid_ras_mm, (25.0, 20.0, 10.0), atol=1.5)
+    assert labels[head.truth["blob0"]].mean() > 0.8
+
+
+def test_crescent_against_the_inner_table_keeps_its_thickness():
+    head = build_head(crescent_hu=70.0)
+    result, labels = _run(head)
+    assert len(result.regions) == 1
+    region = result.regions[0]
+    assert region.shape_hint is ShapeHint.CRESCENT_CONVEXITY
+    assert region.side is Side.LEFT
+    truth = head.truth["crescent"]
+    # a 7 mm crescent loses about 2 mm to the skull's partial volume (above 90 HU) and
+    # 1 mm to the brain's (below 50 HU): the rest is found, up to the bone margin
+    assert labels[truth].mean() > 0.35
+    assert (labels > 0)[~truth].sum() / 1000.0 < 1.0
+
+
+def test_physiological_calcifications_are_not_flagged():
+    pineal = Blob((0.0, -25.0, 5.0), 3.0, 400.0)
+    choroid = Blob((10.0, -15.0, 14.0), 2.5, 300.0)
+    small_dense = Blob((0.0, -40.0, 30.0), 1.5, 140.0)  # partial volume keeps it below 100
+    result, labels = _run(build_head(blobs=(pineal, choroid, small_dense)))
+    assert result.regions == []
+    assert not labels.any()
+
+
+def test_lesion_below_the_acute_range_is_not_flagged():
+    result, _ = _run(build_head(blobs=(Blob((25.0, 20.0, 10.0), 8.0, 45.0),)))
+    assert result.regions == []
+
+
+def test_dense_phantom_content_is_not_measured(normal_head):
+    head = build_head(blobs=(Blob((0.0, 0.0, 0.0), 50.0, 95.0),))
+    result, labels = _run(head)
+    assert result.status is CheckStatus.NOT_MEASURED
+    assert "not brain-like" in result.reasons[0]
+    assert not labels.any()
+
+
+@pytest.mark.parametrize("acute_hu", [(90.0, 50.0), (50.0, 120.0)])
+def test_bad_range_is_a_config_error(acute_hu):
+    with pytest.raises(ConfigError, match="acute_hu"):
+        HyperdensityConfig(acute_hu=acute_hu)
