@@ -20,6 +20,7 @@ from imaging_triage.review.store import ReviewStore
 from imaging_triage.roots import DataRoots, resolve_settings
 from imaging_triage.viewer import components, session
 from imaging_triage.viewer import panels as ui
+from imaging_triage.viewer.candidates_panel import candidates_panel
 from imaging_triage.viewer.engine import EngineData, EngineSeries, image_engine
 from imaging_triage.viewer.hanging import default_series
 from imaging_triage.viewer.hostcheck import host_refusal
@@ -135,7 +136,7 @@ def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
         view=S["initial_view"],
         markers=ui.markers(review, record, opened),
         compare=compare,
-        overlay_url=(S["region"] or {}).get("url"),
+        overlay_url=S["overlay_url"],
         command=S["command"],
     )
     image_engine(
@@ -150,6 +151,7 @@ def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
         ui.finding_form(study, record, opened, store)
         ui.findings_list(study, opened, store)
     with right:
+        candidates_panel(opened)
         ui.measurements_panel(opened)
         ui.outcome_panel(study, store)
 

@@ -309,6 +309,22 @@ def test_a_measurement_is_stored_with_the_finding(env: tuple[Path, SyntheticStud
     assert any("12.6 mm" in t for t in _texts(at) if t.startswith("#1 Subdural"))
 
 
+def test_candidates_on_demand_are_labelled_and_listed(env: tuple[Path, SyntheticStudy]) -> None:
+    at = _start()
+    _open(at, "data/ct_sdh")
+    assert any("not a diagnosis" in c.value for c in at.caption)
+    at.button(key="run_candidates").click().run()
+    assert not at.exception
+    assert any(t.startswith("Candidate score") for t in _texts(at))
+    assert at.session_state["overlay_url"] == at.session_state["candidates"]["url"]
+    if at.session_state["candidates"]["regions"]:
+        at.button(key="cand_goto_0").click().run()
+        assert (
+            at.session_state["command"]["ijk"]
+            == at.session_state["candidates"]["regions"][0]["ijk"]
+        )
+
+
 # -- every widget of the study page, in every order that matters -----------------------
 
 Action = Callable[[AppTest], None]
@@ -362,6 +378,7 @@ def _widget_actions() -> dict[str, Action]:
         "abc": number("abc_a", 30.0),
         "goto": click("goto_1"),
         "retract": click("retract_1"),
+        "candidates": click("run_candidates"),
         "next_study": click("study_next_unread"),
         "back": click("back"),
     }

@@ -351,6 +351,7 @@ def on_seed(opened: OpenSeries) -> Callable[[], None]:
         url = VolumeServer.start().publish(EncodedVolume.from_array(region.astype(np.uint8)))
         text = f"region {low:g}..{high:g}: " + stats.text("HU" if opened.is_ct else "", volume=True)
         S["region"] = {"url": url, "text": text, "ml": stats.size}
+        S["overlay_url"] = url
         S["point"] = seed
         quantities = [("volume", stats.size)]
         if opened.is_ct:

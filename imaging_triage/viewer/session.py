@@ -58,6 +58,10 @@ KEYS: tuple[Key, ...] = (
     Key("measurements", list),
     #: the last grown region: dict with its statistics, or None
     Key("region", _none),
+    #: the automated candidates of the shown series (viewer/candidates_panel.py), or None
+    Key("candidates", _none),
+    #: URL of the overlay the engine draws (the last region or the candidates)
+    Key("overlay_url", _none),
     #: one-shot engine command counter and payload ("Go to" a finding)
     Key("command", _none),
     Key("command_id", int),
@@ -91,7 +95,15 @@ def reset_study(state: MutableMapping[str, Any]) -> None:
 
 def reset_series(state: MutableMapping[str, Any]) -> None:
     """Forget what belongs to the shown series (measurements, point, region)."""
-    for name in ("point", "measurements", "region", "command", "initial_view"):
+    for name in (
+        "point",
+        "measurements",
+        "region",
+        "candidates",
+        "overlay_url",
+        "command",
+        "initial_view",
+    ):
         state[name] = _BY_NAME[name].default()
 
 
