@@ -43,16 +43,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 #: in-page probe: time of the last input event and of every data-slice/data-window change
 PROBE = """
 () => {
@@ -94,9 +84,13 @@ def measure(url: str, steps: int) -> dict[str, Any]:
     """Open ``url`` (a study page) and run every measurement."""
     from playwright.sync_api import sync_playwright
 
+    from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS
+
     out: dict[str, Any] = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
+        )
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         # the worklist first: the server scans the folders once (headers), as at start-up
         page.goto(url.split("?", 1)[0])

@@ -23,6 +23,19 @@ from types import TracebackType
 
 from imaging_triage.errors import TriageError
 
+#: Debian's Chromium (never downloaded by a test tool)
+CHROMIUM = Path("/usr/bin/chromium")
+#: headless, and quiet on a machine without a network (no background connections)
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+)
+
 #: variables that would point the child at other folders than the ones given
 _CLEARED = ("IMAGING_TRIAGE_DATA", "IMAGING_TRIAGE_DB", "IMAGING_TRIAGE_CONFIG")
 

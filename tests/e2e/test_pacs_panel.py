@@ -15,19 +15,9 @@ from typing import Any
 import pytest
 from orthancserver import OrthancServer, running_orthanc, sample_files
 
-from imaging_triage.viewer.launch import ViewerProcess
+from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 STUDY = "01_ct_normal"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -60,7 +50,7 @@ def test_pull_a_study_from_the_pacs_into_the_worklist(
         ) as viewer,
         sync_playwright() as pw,
     ):
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         page: Any = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(f"{viewer.url}/?reviewer=Dr%20Pacs")

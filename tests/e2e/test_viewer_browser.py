@@ -29,22 +29,12 @@ import pytest
 
 from imaging_triage.cli import main as cli_main
 from imaging_triage.roots import DataRoots
-from imaging_triage.viewer.launch import ViewerProcess
+from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
 from imaging_triage.viewer.render import DisplayVolume, Plane, voxel_to_pixel
 from imaging_triage.viewer.worklist import Study, find_studies
 from imaging_triage.volume import load_nifti
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SDH_STUDY = "02_ct_sdh"
 FOLLOW_UP = "07_ct_sdh_followup"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -88,7 +78,7 @@ def browser(server: Server) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:
             yield chromium
         finally:
