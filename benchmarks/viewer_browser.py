@@ -8,11 +8,12 @@ Writes a synthetic CT series (512 x 512 x N, 12-bit DICOM, rescaled to HU), star
 viewer (``streamlit run app.py``) on it at 127.0.0.1, drives Debian's Chromium
 (``/usr/bin/chromium``, headless) and prints, in one run:
 
-* **open**: from navigation to the study's address until the first axial image is drawn
-  (``data-ready=true``): cold (the server decodes the series; the folder was scanned
-  when the worklist was shown) and warm (a reload: the decoded series is cached by the
-  server, the browser fetches it again); also until the whole series has arrived
-  (``data-loaded=true``), and the engine's own timing (mount, first slab, complete);
+* **open**: until the first axial image is drawn (``data-ready=true``): cold, from the
+  click on *Open* in the worklist (the server decodes the series; the folder was scanned
+  when the worklist was shown), and warm, from navigating to the study's address (a
+  reload: the page boots again, the decoded series is cached by the server, the browser
+  fetches it again); also until the whole series has arrived (``data-loaded=true``), and
+  the engine's own timing (mount, first slab, complete);
 * **step latency**: from the key press (or wheel event) reaching the page to the change
   of the view's ``data-slice`` (median and p90 over ``--steps`` single steps, each
   waited for), measured inside the page with ``performance.now()``;
@@ -97,7 +98,10 @@ def measure(url: str, steps: int) -> dict[str, Any]:
         page.get_by_text("Worklist", exact=True).wait_for(timeout=120_000)
         for label in ("cold", "warm"):
             t0 = time.perf_counter()
-            page.goto(url)
+            if label == "cold":  # a reader opens the study from the worklist
+                page.get_by_role("button", name="Open").first.click()
+            else:  # a reload (or a shared link) of the study's address
+                page.goto(url)
             page.wait_for_selector(".it-view[data-view=axial][data-ready=true]", timeout=120_000)
             out[f"open_{label}_s"] = round(time.perf_counter() - t0, 3)
             page.wait_for_selector(".it-view[data-view=axial][data-loaded=true]", timeout=120_000)
@@ -211,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     r = result
     print(f"series 512 x 512 x {args.slices} int16 CT; renderer: {r['renderer']}")
     print(
-        f"open to first image: cold {r['open_cold_s']} s, warm {r['open_warm_s']} s "
+        f"open to first image: click Open (cold, the server decodes) {r['open_cold_s']} s, "
+        f"reload (warm) {r['open_warm_s']} s "
         f"(whole series in the browser: {r['open_cold_complete_s']} / "
         f"{r['open_warm_complete_s']} s)   target < 1.5 s"
     )
