@@ -3,8 +3,9 @@
 Every key the page reads is declared in :data:`KEYS` with the value it starts with, and
 :func:`ensure` sets each missing one at the top of every run, so no widget order can
 make the page read a key that is not there (the ``KeyError: 'sl_sagittal'`` class of
-crash). Keys are grouped by lifetime: ``SESSION`` keys live as long as the browser tab,
-``STUDY`` keys are reset when another study or series is opened.
+crash). Keys are grouped by lifetime: ``session`` keys live as long as the browser tab,
+``study`` keys are reset when another study is opened, ``series`` keys also when another
+series of the study is shown.
 
 The view (series, layout, plane, crosshair, window, zoom) lives in the page address:
 the engine writes it there as the reader scrolls, and :func:`view_from_params` reads it
@@ -38,7 +39,8 @@ class Key:
 
     name: str
     default: Callable[[], Any]
-    #: "session" keys survive opening another study; "study" keys do not
+    #: "session" keys survive opening another study; "study" keys do not; "series" keys
+    #: are also reset when another series of the study is shown
     lifetime: str = "study"
 
 
@@ -53,20 +55,20 @@ KEYS: tuple[Key, ...] = (
     #: series key shown (the hanging protocol's choice until the reader picks another)
     Key("series", _none),
     #: canonical voxel of the last point clicked in the engine (None: none yet)
-    Key("point", _none),
+    Key("point", _none, "series"),
     #: measurements made on the current series: list of dicts (see app.py)
-    Key("measurements", list),
+    Key("measurements", list, "series"),
     #: the last grown region: dict with its statistics, or None
-    Key("region", _none),
+    Key("region", _none, "series"),
     #: the automated candidates of the shown series (viewer/candidates_panel.py), or None
-    Key("candidates", _none),
+    Key("candidates", _none, "series"),
     #: URL of the overlay the engine draws (the last region or the candidates)
-    Key("overlay_url", _none),
+    Key("overlay_url", _none, "series"),
     #: one-shot engine command counter and payload ("Go to" a finding)
-    Key("command", _none),
+    Key("command", _none, "series"),
     Key("command_id", int),
     #: the view read from the address when the study opened (applied once)
-    Key("initial_view", _none),
+    Key("initial_view", _none, "series"),
     #: an outcome save waiting for a confirmation: dict, or None
     Key("pending_outcome", _none),
     #: comparison study key (None: no comparison)
@@ -89,22 +91,15 @@ def ensure(state: MutableMapping[str, Any]) -> None:
 def reset_study(state: MutableMapping[str, Any]) -> None:
     """Forget everything that belongs to the open study (keeps the reader)."""
     for key in KEYS:
-        if key.lifetime == "study":
+        if key.lifetime in ("study", "series"):
             state[key.name] = key.default()
 
 
 def reset_series(state: MutableMapping[str, Any]) -> None:
-    """Forget what belongs to the shown series (measurements, point, region)."""
-    for name in (
-        "point",
-        "measurements",
-        "region",
-        "candidates",
-        "overlay_url",
-        "command",
-        "initial_view",
-    ):
-        state[name] = _BY_NAME[name].default()
+    """Forget what belongs to the shown series (measurements, point, region, ...)."""
+    for key in KEYS:
+        if key.lifetime == "series":
+            state[key.name] = key.default()
 
 
 def next_command(state: MutableMapping[str, Any], **payload: Any) -> None:
