@@ -255,16 +255,37 @@ def _place_pixels(
                 continue
             if np.issubdtype(plane.dtype, np.floating) or not exact:
                 values: npt.NDArray[Any] = plane.astype(np.float64) * f.slope + f.intercept
-            else:
-                values = plane.astype(np.int64)
-                if f.slope != 1:
-                    values *= int(f.slope)
-                if f.intercept != 0:
-                    values += int(f.intercept)
-            buf = _widen_for(buf, values)
-            buf[t, k] = values
+                buf = _widen_for(buf, values)
+                buf[t, k] = values
+                continue
+            buf = _widen_to_range(buf, _rescaled_range(plane, f))
+            _rescale_into(buf[t, k], plane, int(f.slope), int(f.intercept))
         del arr, ds
     return buf.transpose(3, 2, 1, 0)
+
+
+def _rescaled_range(plane: npt.NDArray[Any], frame: Frame) -> tuple[int, int] | None:
+    """Smallest and largest rescaled value of an integer plane (exact, Python integers)."""
+    if plane.size == 0:
+        return None
+    ends = [int(plane.min()) * int(frame.slope), int(plane.max()) * int(frame.slope)]
+    return min(ends) + int(frame.intercept), max(ends) + int(frame.intercept)
+
+
+def _rescale_into(
+    out: npt.NDArray[Any], plane: npt.NDArray[Any], slope: int, intercept: int
+) -> None:
+    """``out[...] = plane * slope + intercept`` in ``out``'s integer type, without a copy.
+
+    The caller has widened ``out`` so that every result fits it. Integer arithmetic
+    that wraps is exact modulo 2**bits, so a result that fits is exact even where an
+    intermediate product (or the cast of a stored value) would not have fitted.
+    """
+    np.copyto(out, plane, casting="unsafe")
+    if slope != 1:
+        np.multiply(out, np.asarray(slope).astype(out.dtype), out=out, casting="unsafe")
+    if intercept != 0:
+        np.add(out, np.asarray(intercept).astype(out.dtype), out=out, casting="unsafe")
 
 
 def _widen_for(buf: npt.NDArray[Any], values: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -275,9 +296,14 @@ def _widen_for(buf: npt.NDArray[Any], values: npt.NDArray[Any]) -> npt.NDArray[A
         if np.issubdtype(buf.dtype, np.floating):
             return buf
         return buf.astype(np.float32 if buf.dtype.itemsize <= 2 else np.float64)
-    if np.issubdtype(buf.dtype, np.floating):
+    return _widen_to_range(buf, (int(values.min()), int(values.max())))
+
+
+def _widen_to_range(buf: npt.NDArray[Any], span: tuple[int, int] | None) -> npt.NDArray[Any]:
+    """Return ``buf``, converted to a wider type if integers in ``span`` would not fit it."""
+    if span is None or np.issubdtype(buf.dtype, np.floating):
         return buf
-    lo, hi = int(values.min()), int(values.max())
+    lo, hi = span
     for dt in (buf.dtype, np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64)):
         info = np.iinfo(dt)
         if info.min <= lo and hi <= info.max and dt.itemsize >= buf.dtype.itemsize:

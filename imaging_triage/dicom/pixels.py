@@ -39,6 +39,12 @@ PLUGIN_PREFERENCE = ("pylibjpeg", "gdcm", "pillow", "pyjpegls", "pydicom")
 
 _RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
+#: native little-endian transfer syntaxes (Implicit VR, Explicit VR, Deflated Explicit VR:
+#: pydicom has inflated the last one by the time the dataset is read)
+_NATIVE_LITTLE_ENDIAN = frozenset(
+    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99"}
+)
+
 
 def declared_shape(ds: Any) -> tuple[int, int, int, int]:
     """(frames, rows, columns, samples) as declared by the header."""
@@ -158,7 +164,10 @@ def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArra
     check_size(ds, path, max_bytes)
     frames, rows, cols, samples = declared_shape(ds)
     plugin = decoding_plugin(ds) if _is_compressed(ds, path) else None
-    if plugin is not None and isolate.enabled():
+    native = _native_array(ds, frames * rows * cols) if plugin is None and samples == 1 else None
+    if native is not None:
+        arr = native
+    elif plugin is not None and isolate.enabled():
         arr = isolate.run(
             _decode_minimal, _minimal(ds), path, plugin, path=path, max_bytes=max_bytes
         )
@@ -173,6 +182,39 @@ def decode(ds: Any, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> npt.NDArra
             path=path,
         )
     return arr.reshape(shape)
+
+
+def _native_array(ds: Any, count: int) -> npt.NDArray[Any] | None:
+    """Grey-scale native little-endian pixel data read straight from the buffer.
+
+    The values :func:`decode` promises (PS3.5 section 8.1.1: the bits above BitsStored are
+    not part of the value, so they are shifted out, sign-extending signed data), without
+    pydicom's general machinery: the common CT/MR case, decoded for the viewer's first
+    image. ``None`` (pydicom decodes) for anything else: other transfer syntaxes, float
+    or 1-bit data, a missing or inconsistent pixel module. :func:`check_size` has already
+    checked the buffer holds ``count`` values.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if str(getattr(meta, "TransferSyntaxUID", "")) not in _NATIVE_LITTLE_ENDIAN:
+        return None
+    try:
+        allocated = int(ds.BitsAllocated)
+        stored = int(ds.BitsStored)
+        signed = int(ds.PixelRepresentation) == 1
+        raw = ds.PixelData
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    if allocated not in (8, 16, 32) or not 1 <= stored <= allocated:
+        return None
+    if not isinstance(raw, (bytes, bytearray)) or len(raw) < count * allocated // 8:
+        return None
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
+    arr = np.frombuffer(raw, dtype, count=count).copy()
+    shift = allocated - stored
+    if shift:
+        np.left_shift(arr, shift, out=arr)
+        np.right_shift(arr, shift, out=arr)
+    return arr.astype(dtype.newbyteorder("="), copy=False)
 
 
 def decoding_plugin(ds: Any) -> str:
