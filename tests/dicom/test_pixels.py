@@ -90,7 +90,7 @@ def test_native_path_declines_what_it_does_not_read() -> None:
     ds.PixelRepresentation = 0
     ds.BitsStored = 17  # more than allocated: not ours to interpret
     assert pixels._native_array(ds, 63) is None
-    with pytest.raises(PixelDataError, match="x.dcm"):
+    with pytest.raises(PixelDataError, match=r"x\.dcm"):
         pixels.decode(ds, "x.dcm")
 
 
