@@ -18,7 +18,7 @@ import streamlit as st
 from imaging_triage.errors import ConfigError, TriageError
 from imaging_triage.review.store import ReviewStore
 from imaging_triage.roots import DataRoots, resolve_settings
-from imaging_triage.viewer import components, session
+from imaging_triage.viewer import components, session, warmup
 from imaging_triage.viewer import panels as ui
 from imaging_triage.viewer.candidates_panel import candidates_panel
 from imaging_triage.viewer.engine import EngineData, EngineSeries, image_engine
@@ -38,6 +38,12 @@ S = st.session_state
 def get_store(db: str) -> ReviewStore:
     """One store per database for the server process (one connection per thread)."""
     return ReviewStore(db)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> object:
+    """Import what a study open needs, once per server process, in the background."""
+    return warmup.start()
 
 
 @st.cache_resource(show_spinner="Scanning the data folders…", ttl=900)
@@ -173,6 +179,7 @@ def main() -> None:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>")
     session.ensure(S)
+    warm_up()
     try:
         settings = resolve_settings(sys.argv[1:], os.environ, default_data=default_data())
         roots = DataRoots.from_paths(settings.data)

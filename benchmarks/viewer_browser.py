@@ -8,12 +8,14 @@ Writes a synthetic CT series (512 x 512 x N, 12-bit DICOM, rescaled to HU), star
 viewer (``streamlit run app.py``) on it at 127.0.0.1, drives Debian's Chromium
 (``/usr/bin/chromium``, headless) and prints, in one run:
 
-* **open**: until the first axial image is drawn (``data-ready=true``): cold, from the
-  click on *Open* in the worklist (the server decodes the series; the folder was scanned
-  when the worklist was shown), and warm, from navigating to the study's address (a
-  reload: the page boots again, the decoded series is cached by the server, the browser
-  fetches it again); also until the whole series has arrived (``data-loaded=true``), and
-  the engine's own timing (mount, first slab, complete);
+* **open**: until the first axial image is drawn (``data-ready=true``), on the page's
+  own clock (``performance.now()``: what the reader sees, without the test driver's
+  own latency, which is printed beside it): cold, from the click on *Open* in the
+  worklist (the server decodes the series; the folder was scanned when the worklist was
+  shown), and warm, from the start of the navigation to the study's address (a reload:
+  the page boots again, the decoded series is cached by the server, the browser fetches
+  it again); also until the whole series has arrived (``data-loaded=true``), and the
+  engine's own timing (mount, response, first image, complete);
 * **step latency**: from the key press (or wheel event) reaching the page to the change
   of the view's ``data-slice`` (median and p90 over ``--steps`` single steps, each
   waited for), measured inside the page with ``performance.now()``;
@@ -66,6 +68,23 @@ PROBE = """
 """
 
 
+#: installed before every navigation: the page's own clock at the last click (or the
+#: navigation start, 0) and when the axial view first said ``data-ready=true`` after it
+READY_PROBE = """
+window.__it = { click: 0, ready: null };
+document.addEventListener("click", () => {
+  window.__it = { click: performance.now(), ready: null };
+}, true);
+new MutationObserver(() => {
+  if (window.__it.ready === null &&
+      document.querySelector(".it-view[data-view=axial][data-ready=true]")) {
+    window.__it.ready = performance.now();
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true,
+                       attributeFilter: ["data-ready"] });
+"""
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -93,17 +112,21 @@ def measure(url: str, steps: int) -> dict[str, Any]:
             executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
         )
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.add_init_script(READY_PROBE)
         # the worklist first: the server scans the folders once (headers), as at start-up
         page.goto(url.split("?", 1)[0])
         page.get_by_text("Worklist", exact=True).wait_for(timeout=120_000)
         for label in ("cold", "warm"):
             t0 = time.perf_counter()
             if label == "cold":  # a reader opens the study from the worklist
-                page.get_by_role("button", name="Open").first.click()
+                page.locator("[class*=st-key-open_] button").first.click()
             else:  # a reload (or a shared link) of the study's address
                 page.goto(url)
             page.wait_for_selector(".it-view[data-view=axial][data-ready=true]", timeout=120_000)
-            out[f"open_{label}_s"] = round(time.perf_counter() - t0, 3)
+            out[f"open_{label}_driver_s"] = round(time.perf_counter() - t0, 3)
+            page.wait_for_function("() => window.__it.ready !== null")
+            seen = page.evaluate("() => window.__it")
+            out[f"open_{label}_s"] = round((seen["ready"] - seen["click"]) / 1000, 3)
             page.wait_for_selector(".it-view[data-view=axial][data-loaded=true]", timeout=120_000)
             out[f"open_{label}_complete_s"] = round(time.perf_counter() - t0, 3)
             out[f"open_{label}_timing_ms"] = page.locator(".it-engine").get_attribute("data-timing")
@@ -216,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"series 512 x 512 x {args.slices} int16 CT; renderer: {r['renderer']}")
     print(
         f"open to first image: click Open (cold, the server decodes) {r['open_cold_s']} s, "
-        f"reload (warm) {r['open_warm_s']} s "
-        f"(whole series in the browser: {r['open_cold_complete_s']} / "
+        f"reload (warm) {r['open_warm_s']} s; measured by the driver "
+        f"{r['open_cold_driver_s']} / {r['open_warm_driver_s']} s "
+        f"(whole series in the browser, driver: {r['open_cold_complete_s']} / "
         f"{r['open_warm_complete_s']} s)   target < 1.5 s"
     )
     print(

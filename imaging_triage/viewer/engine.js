@@ -84,6 +84,7 @@ class Volume {
     this.controller = new AbortController();
     fetch(url, { cache: "no-store", signal: this.controller.signal }).then(async (resp) => {
       if (!resp.ok) { throw new Error("volume server answered " + resp.status); }
+      this.tResponse = performance.now() - this.t0;
       const reader = resp.body.getReader();
       // received bytes not yet parsed, kept as a list of chunks (no quadratic copying)
       let parts = [], have = 0, need = 12, header = null;
@@ -715,7 +716,8 @@ class Engine {
       (this.hoverText ? `\nUnder the cursor: ${this.hoverText}` : "");
     this.info.textContent = text;
     this.root.dataset.cross = this.cross.join(",");
-    this.root.dataset.timing = `mount=${fmt(this.tMount, 0)} first=${fmt(vol.tFirst, 0)} complete=${fmt(vol.tComplete, 0)}`;
+    this.root.dataset.timing = `mount=${fmt(this.tMount, 0)} response=${fmt(vol.tResponse, 0)} ` +
+      `first=${fmt(vol.tFirst, 0)} complete=${fmt(vol.tComplete, 0)}`;
     this.measEl.textContent = this.measurements.map((m) => `#${m.id} ${m.view} Im ${m.slice + 1}: ${m.text}`).join("\n");
   }
   hover(view, x, y) {

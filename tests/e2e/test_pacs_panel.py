@@ -65,7 +65,7 @@ def test_pull_a_study_from_the_pacs_into_the_worklist(
         expect(page.get_by_text("the study is in the worklist")).to_be_visible()
         expect(page.get_by_text("1 of 1 studies shown.")).to_be_visible()
         row = page.locator('[data-testid="stHorizontalBlock"]').filter(has_text="pacs")
-        row.last.get_by_role("button", name="Open").click()
+        row.last.get_by_role("button", name="Open", exact=True).click()
         page.wait_for_selector(".it-view[data-view=axial][data-loaded=true]")
         browser.close()
     pulled = list((data / "pacs").rglob("*.dcm")) or [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 
@@ -51,6 +53,18 @@ def test_stream_starts_at_the_opening_slice_and_goes_outwards() -> None:
     assert order[0] == 20
     assert order[1:5] == [24, 16, 28, 12]
     assert sorted(order) == list(range(0, 40, 4))
+
+
+def test_first_frame_is_the_opening_slice_alone() -> None:
+    data = np.arange(6 * 5 * 12, dtype=np.int16).reshape(6, 5, 12)
+    enc = EncodedVolume.from_array(data, slab_slices=4)
+    frames = list(enc.stream(6))
+    first, count, _ = struct.unpack_from("<III", frames[0])
+    assert (first, count) == (6, 1)
+    alone = decode_stream(frames[0], enc.shape, enc.dtype)
+    np.testing.assert_array_equal(alone[:, :, 6], data[:, :, 6])
+    assert not alone[:, :, 7].any()  # nothing else in that frame
+    assert len(frames) == 1 + len(enc.slabs)
 
 
 def test_slab_size_follows_the_byte_budget() -> None:
