@@ -22,7 +22,7 @@ const TOOLS = [
   ["distance", "Distance", "Drag a line: length in mm"],
   ["ellipse", "Ellipse", "Drag a box: ellipse ROI mean, SD, min, max, area"],
   ["freehand", "Freehand", "Draw a closed outline: ROI statistics"],
-  ["seed", "Seed", "Click a voxel: connected region within the HU range (volume)"],
+  ["seed", "Seed", "Click a voxel: connected region within the seed range (HU on CT; around the seed on MR), as a volume"],
 ];
 const STYLE = `
 .it-engine{font:13px/1.3 system-ui,sans-serif;color:#ddd;background:#111;border-radius:6px;padding:4px;user-select:none}

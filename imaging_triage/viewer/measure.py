@@ -156,6 +156,47 @@ def roi_stats(
     return _stats(image[mask], float(mask.sum()) * du * dv)
 
 
+#: the region tool's default range on CT: acute blood (HU)
+CT_SEED_RANGE = (40.0, 100.0)
+#: the region tool's default tolerance on MR (no units): a fraction of the series'
+#: 1st-99th percentile intensity range, either side of the seed's value
+MR_SEED_TOLERANCE = 0.10
+
+
+def seed_range(
+    data: npt.NDArray[Any],
+    seed: tuple[int, int, int],
+    *,
+    is_ct: bool,
+    ct_range: tuple[float, float] = CT_SEED_RANGE,
+    tolerance: float = MR_SEED_TOLERANCE,
+) -> tuple[float, float]:
+    """The value range the region tool grows within, following the series.
+
+    CT has units: the range is a fixed HU interval (``ct_range``, acute blood by
+    default). MR intensities have none and differ between scanners and even series, so
+    the range is centred on the seed's own value, ``tolerance`` times the series'
+    1st-99th percentile range either side.
+
+    >>> import numpy as np
+    >>> mr = np.arange(1000, dtype=np.float32).reshape(10, 10, 10)
+    >>> seed_range(mr, (5, 0, 0), is_ct=False, tolerance=0.1)
+    (402.098, 597.902)
+    >>> seed_range(mr, (5, 0, 0), is_ct=True)
+    (40.0, 100.0)
+    """
+    if is_ct:
+        return float(ct_range[0]), float(ct_range[1])
+    if not 0 < tolerance <= 1:
+        raise ValueError("the seed tolerance is a fraction of the intensity range, in (0, 1]")
+    step = max(1, round((data.size / 2_000_000) ** (1 / 3)))  # a sample is enough
+    sample = np.asarray(data[::step, ::step, ::step], dtype=np.float64)
+    p1, p99 = (float(v) for v in np.percentile(sample, [1, 99]))
+    half = tolerance * max(p99 - p1, 0.0)
+    value = float(data[seed])
+    return round(value - half, 3), round(value + half, 3)
+
+
 def region_grow(
     data: npt.NDArray[Any],
     seed: tuple[int, int, int],

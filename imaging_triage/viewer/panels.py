@@ -341,8 +341,14 @@ def on_seed(opened: OpenSeries) -> Callable[[], None]:
         if seed is None:
             return
         dv = opened.volume
-        low, high = float(S.get("seed_low", 40.0)), float(S.get("seed_high", 100.0))
         try:
+            low, high = m.seed_range(
+                dv.data,
+                seed,
+                is_ct=opened.is_ct,
+                ct_range=(float(S.get("seed_low", 40.0)), float(S.get("seed_high", 100.0))),
+                tolerance=float(S.get("seed_tolerance", 10.0)) / 100.0,
+            )
             region = m.region_grow(dv.data, seed, low, high)
         except ValueError as err:
             S["flash"] = str(err)
@@ -368,9 +374,21 @@ def measurements_panel(opened: OpenSeries) -> None:
         st.text(f"#{item['id']} {item['kind']} ({item['where']}): {item['text']}")
     if not S["measurements"]:
         st.caption("Distance (d), ellipse (e) or freehand (f) in the image; results appear here.")
-    c1, c2 = st.columns(2)
-    c1.number_input("Seed range low", value=40.0, step=5.0, key="seed_low")
-    c2.number_input("Seed range high", value=100.0, step=5.0, key="seed_high")
+    if opened.is_ct:
+        c1, c2 = st.columns(2)
+        c1.number_input("Seed range low (HU)", value=m.CT_SEED_RANGE[0], step=5.0, key="seed_low")
+        c2.number_input("Seed range high (HU)", value=m.CT_SEED_RANGE[1], step=5.0, key="seed_high")
+    else:
+        st.number_input(
+            "Seed tolerance (% of the series' intensity range, either side of the seed)",
+            min_value=1.0,
+            max_value=100.0,
+            value=m.MR_SEED_TOLERANCE * 100,
+            step=1.0,
+            key="seed_tolerance",
+            help="MR has no units: the region grows within the seed's own value ± this share "
+            "of the series' 1st-99th percentile range.",
+        )
     if S["region"]:
         st.text(S["region"]["text"])
     with st.popover("ABC/2 hematoma volume"):

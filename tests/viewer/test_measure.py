@@ -13,6 +13,7 @@ from imaging_triage.viewer.measure import (
     region_stats,
     roi_mask,
     roi_stats,
+    seed_range,
 )
 from imaging_triage.viewer.render import Plane
 
@@ -71,3 +72,18 @@ def test_abc_over_2() -> None:
     assert abc_over_2(50.0, 40.0, 30.0) == pytest.approx(30.0)
     with pytest.raises(ValueError):
         abc_over_2(-1.0, 2.0, 3.0)
+
+
+def test_seed_range_follows_the_series() -> None:
+    rng = np.random.default_rng(3)
+    mr = rng.normal(300.0, 20.0, size=(24, 24, 12)).astype(np.float32)
+    mr[8:14, 8:14, 4:8] = 900.0  # a bright lesion, well apart from the background
+    low, high = seed_range(mr, (10, 10, 5), is_ct=False, tolerance=0.10)
+    assert low < 900.0 < high
+    assert low > 400.0  # the background is outside: the lesion grows alone
+    region = region_grow(mr, (10, 10, 5), low, high)
+    assert int(region.sum()) == 6 * 6 * 4
+    # on CT the range is the HU interval, whatever the seed's value
+    assert seed_range(mr, (0, 0, 0), is_ct=True) == (40.0, 100.0)
+    with pytest.raises(ValueError, match="fraction"):
+        seed_range(mr, (0, 0, 0), is_ct=False, tolerance=0.0)
