@@ -1,19 +1,17 @@
-"""Viewer speed: slice rendering and opening a 300-slice CT study (server side).
+"""Viewer server side: opening a 300-slice CT study (scan and decode).
 
 Usage::
 
-    .venv/bin/python benchmarks/viewer.py [--slices 300] [--repeat 50] [--keep DIR]
+    .venv/bin/python benchmarks/viewer.py [--slices 300] [--keep DIR] [--json]
 
 Writes a synthetic CT series (512 x 512 x N, uncompressed 12-bit DICOM, rescale to HU)
-in a temporary folder, then measures, on this machine:
-
-* render: one 512 x 512 axial slice windowed to 8 bits, with crosshair, a finding marker
-  and orientation labels (target < 50 ms), and the same plus PNG encoding (what the page
-  sends to the browser);
-* open: the time from nothing to the three first views of the study, as the viewer does
-  it: scan the folder (headers), decode the series into a volume, reorient it, choose the
-  window and render the three planes to PNG (target < 2 s). The page caches the decoded
-  volume (``st.cache_resource``), so this is paid once per series per server process.
+in a temporary folder, then measures, on this machine, what the server does before the
+browser gets the first byte of a study: scan the folder (headers), then decode the series
+into a volume and reorient it (:func:`imaging_triage.viewer.loader.open_series`). The page
+caches the decoded volume (``st.cache_resource``), so this is paid once per series per
+server process. The browser draws every image; its timings (open to first image, step
+latency) are in ``benchmarks/viewer_browser.py``, which also writes its series with
+:func:`write_ct_series`.
 
 Prints a small table and, with ``--json``, a JSON line for scripts.
 """
@@ -22,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,22 +78,10 @@ def write_ct_series(folder: Path, n_slices: int, size: int = 512) -> None:
         pydicom.dcmwrite(folder / f"IM{k:05d}.dcm", ds, enforce_file_format=True)
 
 
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Wall-clock milliseconds of ``repeat`` calls (after one warm-up call)."""
-    fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000.0)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table (and JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--keep", type=Path, default=None, help="write the series here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -105,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     from imaging_triage.ingest import scan
     from imaging_triage.viewer.hanging import default_series
     from imaging_triage.viewer.loader import open_series
-    from imaging_triage.viewer.render import Plane, render_slice
-    from imaging_triage.viewer.window import Preset
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = (args.keep or Path(tmp)) / "bench_ct"
@@ -122,56 +104,20 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         opened = open_series(record)
         t_load = time.perf_counter() - t0
-        dv = opened.volume
-        cross = dv.center()
-        t0 = time.perf_counter()
-        for plane in Plane:
-            render_slice(dv, plane, cross[plane.axis], opened.window, crosshair=cross).png()
-        t_views = time.perf_counter() - t0
-        open_total = t_scan + t_load + t_views
-
-        marker = (cross[0] - 100, cross[1], cross[2])
-        window = Preset.SUBDURAL.window
-
-        def render() -> object:
-            return render_slice(
-                dv, Plane.AXIAL, cross[2], window, crosshair=cross, markers=[marker]
-            )
-
-        def render_png() -> object:
-            return render().png()  # type: ignore[attr-defined]
-
-        ms = timed(render, args.repeat)
-        ms_png = timed(render_png, args.repeat)
+        shape = list(opened.volume.shape)
 
     result = {
         "slices": args.slices,
-        "shape": list(dv.shape),
+        "shape": shape,
         "write_series_s": round(write_s, 2),
         "open_scan_s": round(t_scan, 3),
         "open_decode_s": round(t_load, 3),
-        "open_three_views_s": round(t_views, 3),
-        "open_total_s": round(open_total, 3),
-        "render_median_ms": round(statistics.median(ms), 2),
-        "render_p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "render_png_median_ms": round(statistics.median(ms_png), 2),
-        "render_png_p95_ms": round(float(np.percentile(ms_png, 95)), 2),
+        "open_total_s": round(t_scan + t_load, 3),
     }
+    print(f"series {shape} ({args.slices} slices of 512 x 512), written in {write_s:.1f} s")
     print(
-        f"series {result['shape']} ({args.slices} slices of 512 x 512), written in {write_s:.1f} s"
-    )
-    print(
-        f"open study: {open_total:.2f} s (scan {t_scan:.2f} + decode {t_load:.2f} + "
-        f"3 views {t_views:.2f})   target < 2 s   {'OK' if open_total < 2 else 'SLOW'}"
-    )
-    print(
-        f"render 512x512 + window + overlay: median {result['render_median_ms']} ms, "
-        f"p95 {result['render_p95_ms']} ms   target < 50 ms   "
-        f"{'OK' if result['render_median_ms'] < 50 else 'SLOW'}"
-    )
-    print(
-        f"  + PNG for the browser: median {result['render_png_median_ms']} ms, "
-        f"p95 {result['render_png_p95_ms']} ms"
+        f"open study, server side: {t_scan + t_load:.2f} s "
+        f"(scan {t_scan:.2f} + decode and reorient {t_load:.2f})"
     )
     if args.json:
         print(json.dumps(result))

@@ -24,7 +24,7 @@ from imaging_triage.review.findings import (
     Urgency,
 )
 from imaging_triage.review.store import ReviewStore
-from imaging_triage.viewer.render import DisplayVolume
+from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.volume import load_nifti
 
 APP = Path(__file__).resolve().parents[1] / "app.py"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from imaging_triage.display import Window, default_window
 from imaging_triage.display import is_ct as display_is_ct
 from imaging_triage.ingest import SeriesRecord
-from imaging_triage.viewer.render import DisplayVolume
+from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.viewer.transfer import EncodedVolume
 
 logger = logging.getLogger(__name__)

@@ -6,13 +6,13 @@ so the stored numbers come from one tested place.
 
 Geometry: points are **continuous canonical voxel coordinates** (voxel centres at
 integers, i towards the patient's right, j anterior, k superior) on one slice of a
-plane (:class:`~imaging_triage.viewer.render.Plane`). A voxel belongs to a region when
+plane (:class:`~imaging_triage.viewer.planes.Plane`). A voxel belongs to a region when
 its centre lies inside the outline.
 
 Examples
 --------
 >>> import numpy as np
->>> from imaging_triage.viewer.render import Plane
+>>> from imaging_triage.viewer.planes import Plane
 >>> distance_mm([(0, 0, 0), (3, 4, 0)], spacing=(1.0, 1.0, 5.0))
 5.0
 >>> abc_over_2(40.0, 30.0, 20.0)  # mm -> mL
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.viewer.render import Plane
+from imaging_triage.viewer.planes import Plane
 
 Point = tuple[float, float, float]
 

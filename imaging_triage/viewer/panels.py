@@ -43,7 +43,7 @@ from imaging_triage.viewer import components
 from imaging_triage.viewer import measure as m
 from imaging_triage.viewer.engine import EngineSeries, Marker
 from imaging_triage.viewer.loader import OpenSeries
-from imaging_triage.viewer.render import Plane
+from imaging_triage.viewer.planes import Plane
 from imaging_triage.viewer.transfer import EncodedVolume
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.viewer.worklist import (

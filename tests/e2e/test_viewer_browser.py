@@ -30,7 +30,7 @@ import pytest
 from imaging_triage.cli import main as cli_main
 from imaging_triage.roots import DataRoots
 from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
-from imaging_triage.viewer.render import DisplayVolume, Plane, voxel_to_pixel
+from imaging_triage.viewer.planes import DisplayVolume, Plane, voxel_to_pixel
 from imaging_triage.viewer.worklist import Study, find_studies
 from imaging_triage.volume import load_nifti
 

@@ -16,7 +16,7 @@ from imaging_triage.viewer.engine import (
     presets_for,
 )
 from imaging_triage.viewer.loader import OpenSeries
-from imaging_triage.viewer.render import DisplayVolume
+from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.volume import SeriesInfo, Volume
 
 

@@ -15,7 +15,7 @@ from imaging_triage.viewer.measure import (
     roi_stats,
     seed_range,
 )
-from imaging_triage.viewer.render import Plane
+from imaging_triage.viewer.planes import Plane
 
 
 def test_distance_uses_anisotropic_spacing() -> None:

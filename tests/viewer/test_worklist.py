@@ -15,7 +15,7 @@ from imaging_triage.review.findings import Outcome, ReviewStatus, StudyReview, U
 from imaging_triage.roots import DataRoots
 from imaging_triage.viewer.hanging import default_series, score
 from imaging_triage.viewer.loader import open_series
-from imaging_triage.viewer.render import DisplayVolume
+from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.viewer.worklist import (
     SortKey,
     find_studies,

@@ -1,8 +1,8 @@
-"""Slice rendering for the viewer: reformats in radiological convention, to 8-bit RGB.
+"""A canonical RAS volume and its three radiological planes.
 
 A volume is first brought to the closest canonical RAS+ voxel order (axis 0 towards the
 patient's right, 1 anterior, 2 superior) by flips and transposes only, never by
-resampling. Views are then cut in **radiological convention**:
+resampling. Its planes are then cut in **radiological convention**:
 
 ========  ===================  ====================  ======================
 view      screen left / right  screen top / bottom   pixel size (row, col)
@@ -13,28 +13,27 @@ sagittal  A / P                S / I                 (dz, dy)
 ========  ===================  ====================  ======================
 
 so the patient's right is on the screen's left, as if facing the patient (axial from
-the feet). Rendered images are resized so that one screen pixel covers the same
-millimetres in both directions (the aspect ratio follows the voxel spacing).
+the feet). The browser engine (``viewer/engine.js``) draws the images with the same
+geometry; :func:`slice_array`, :func:`voxel_to_pixel` and :func:`pixel_to_voxel` state
+it here so that it can be tested (and the browser tests find where to look).
 
 Examples
 --------
 >>> dv = DisplayVolume.from_volume(volume)                          # doctest: +SKIP
->>> img = render_slice(dv, Plane.AXIAL, 40, Preset.BRAIN.window)     # doctest: +SKIP
->>> img.labels["left"], img.labels["right"]                          # doctest: +SKIP
+>>> image = slice_array(dv, Plane.AXIAL, 40)                        # doctest: +SKIP
+>>> Plane.AXIAL.labels["left"], Plane.AXIAL.labels["right"]
 ('R', 'L')
 """
 
 from __future__ import annotations
 
 import enum
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.viewer.window import Window, apply_window
 from imaging_triage.volume import SeriesInfo, Volume
 
 
@@ -61,12 +60,6 @@ _LABELS = {
     Plane.CORONAL: ("R", "L", "S", "I"),
     Plane.SAGITTAL: ("A", "P", "S", "I"),
 }
-
-#: statement shown on the page next to the images
-CONVENTION = (
-    "Radiological convention: the patient's right is on the screen's left "
-    "(axial views seen from the feet; sagittal views with anterior on the left)."
-)
 
 
 @dataclass
@@ -215,145 +208,3 @@ def pixel_to_voxel(
     else:
         ijk = (index, ny - 1 - col, nz - 1 - row)
     return dv.clamp(ijk)
-
-
-def fraction_to_voxel(
-    dv: DisplayVolume, plane: Plane, index: int, fx: float, fy: float
-) -> tuple[int, int, int]:
-    """Canonical voxel under a click at fractions (fx, fy) of the image's width/height."""
-    rows, cols = _plane_shape(dv, plane)
-    col = int(np.floor(min(max(fx, 0.0), 0.999999) * cols))
-    row = int(np.floor(min(max(fy, 0.0), 0.999999) * rows))
-    return pixel_to_voxel(dv, plane, index, row, col)
-
-
-def _plane_shape(dv: DisplayVolume, plane: Plane) -> tuple[int, int]:
-    nx, ny, nz = dv.shape
-    return {Plane.AXIAL: (ny, nx), Plane.CORONAL: (nz, nx), Plane.SAGITTAL: (nz, ny)}[plane]
-
-
-@dataclass
-class RenderedSlice:
-    """An RGB image ready for the page, and what it shows."""
-
-    rgb: npt.NDArray[np.uint8]
-    plane: Plane
-    index: int
-    labels: dict[str, str]
-    #: source image size (rows, cols) before the aspect-ratio resize
-    source_shape: tuple[int, int]
-    #: millimetres per screen pixel (equal in both directions)
-    mm_per_pixel: float
-
-    def png(self) -> bytes:
-        """PNG bytes of the image."""
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        Image.fromarray(self.rgb).save(buffer, format="PNG", compress_level=1)
-        return buffer.getvalue()
-
-
-CROSSHAIR_RGB = (255, 200, 0)
-MARKER_RGB = (255, 64, 64)
-LABEL_RGB = (80, 220, 255)
-
-
-def render_slice(
-    dv: DisplayVolume,
-    plane: Plane,
-    index: int,
-    window: Window,
-    *,
-    crosshair: tuple[int, int, int] | None = None,
-    markers: list[tuple[int, int, int]] | None = None,
-    max_size: int = 512,
-    draw_labels: bool = True,
-) -> RenderedSlice:
-    """Window one slice to 8 bits and draw the crosshair, markers and orientation labels.
-
-    Parameters
-    ----------
-    dv : DisplayVolume
-        The canonical volume.
-    plane, index : Plane, int
-        Which slice (clamped into the volume).
-    window : Window
-        Width/level mapping to grey levels.
-    crosshair : tuple of int, optional
-        Canonical voxel at which two lines cross (only lines through this plane).
-    markers : list of tuple of int, optional
-        Canonical voxels of findings; a circle is drawn for those within one slice.
-    max_size : int
-        Longest side of the output in pixels (the aspect ratio is kept).
-    """
-    from PIL import Image, ImageDraw
-
-    index = int(min(max(index, 0), dv.n_slices(plane) - 1))
-    grey = apply_window(slice_array(dv, plane, index), window)
-    rows, cols = grey.shape
-    row_mm, col_mm = dv.pixel_mm(plane)
-    height_mm, width_mm = rows * row_mm, cols * col_mm
-    mm_per_px = max(height_mm, width_mm) / max_size
-    out_w = max(1, round(width_mm / mm_per_px))
-    out_h = max(1, round(height_mm / mm_per_px))
-    image = Image.fromarray(grey, mode="L")
-    if (out_h, out_w) != (rows, cols):
-        image = image.resize((out_w, out_h), Image.Resampling.BILINEAR)
-    image = image.convert("RGB")
-    draw = ImageDraw.Draw(image)
-    sy, sx = out_h / rows, out_w / cols
-
-    def centre(ijk: tuple[int, int, int]) -> tuple[float, float]:
-        r, c = voxel_to_pixel(dv, plane, ijk)
-        return ((c + 0.5) * sx, (r + 0.5) * sy)
-
-    if crosshair is not None:
-        x, y = centre(crosshair)
-        gap = 8
-        draw.line([(0, y), (x - gap, y)], fill=CROSSHAIR_RGB, width=1)
-        draw.line([(x + gap, y), (out_w, y)], fill=CROSSHAIR_RGB, width=1)
-        draw.line([(x, 0), (x, y - gap)], fill=CROSSHAIR_RGB, width=1)
-        draw.line([(x, y + gap), (x, out_h)], fill=CROSSHAIR_RGB, width=1)
-    for ijk in markers or []:
-        if abs(ijk[plane.axis] - index) <= 1:
-            x, y = centre(ijk)
-            draw.ellipse([x - 7, y - 7, x + 7, y + 7], outline=MARKER_RGB, width=2)
-    labels = plane.labels
-    if draw_labels:
-        _draw_labels(draw, labels, out_w, out_h)
-    return RenderedSlice(
-        rgb=np.asarray(image, dtype=np.uint8),
-        plane=plane,
-        index=index,
-        labels=labels,
-        source_shape=(rows, cols),
-        mm_per_pixel=mm_per_px,
-    )
-
-
-def _draw_labels(draw: Any, labels: dict[str, str], width: int, height: int) -> None:
-    from PIL import ImageFont
-
-    size = max(12, min(width, height) // 20)
-    try:
-        font = ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        font = ImageFont.load_default()
-    pad = 4
-    spots = {
-        "left": (pad, height / 2, "lm"),
-        "right": (width - pad, height / 2, "rm"),
-        "top": (width / 2, pad, "mt"),
-        "bottom": (width / 2, height - pad, "mb"),
-    }
-    for side, (x, y, anchor) in spots.items():
-        draw.text(
-            (x, y),
-            labels[side],
-            fill=LABEL_RGB,
-            font=font,
-            anchor=anchor,
-            stroke_width=1,
-            stroke_fill=(0, 0, 0),
-        )
