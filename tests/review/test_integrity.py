@@ -23,7 +23,7 @@ from imaging_triage.review.findings import (
     Urgency,
 )
 from imaging_triage.review.integrity import AlterationKind, audit_hash
-from imaging_triage.review.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from imaging_triage.review.schema import MIGRATIONS, SCHEMA_VERSION, Dialect
 from imaging_triage.review.store import ReviewStore
 
 
@@ -232,9 +232,9 @@ def test_version_2_database_migrates_and_verifies(tmp_path: Path) -> None:
     gets its chain, and verifies."""
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:2]:
-        assert isinstance(script, str)
-        for statement in statements(script):
+    for step in MIGRATIONS[:2]:
+        assert step.data is None
+        for statement in step.statements(Dialect.SQLITE):
             conn.execute(statement)
     at = "2025-01-01T00:00:00.000000+00:00"
     conn.execute("INSERT INTO studies VALUES ('s1', '1.2', 'src', 'CT', ?)", (at,))
