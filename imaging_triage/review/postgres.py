@@ -24,6 +24,7 @@ PosixPath('/var/reviews.sqlite')
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,8 @@ from imaging_triage.review.schema import Dialect
 if TYPE_CHECKING:
     import psycopg
     import psycopg_pool
+
+logger = logging.getLogger(__name__)
 
 #: advisory lock key that serialises writers (the ASCII of "imgtriag")
 WRITE_LOCK_KEY = 0x696D677472696167
@@ -156,6 +159,16 @@ class PgConnection:
 
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
+    def rollback_quietly(self) -> None:
+        """Roll back an open transaction; nothing if there is none or the link is gone
+        (the server rolls back a broken connection's transaction itself)."""
+        if self.raw.closed or self.raw.broken or not self.in_transaction:
+            return
+        try:
+            self.execute("ROLLBACK")
+        except Exception:  # the connection is discarded by the pool
+            logger.debug("rollback failed on a broken connection")
+
     def begin_write(self) -> None:
         """Open a write transaction that waits for other writers (advisory lock)."""
         self.execute("BEGIN")
@@ -203,6 +216,7 @@ def acquire_pool(url: str, *, lock_timeout_s: float = 30.0) -> psycopg_pool.Conn
         if found is not None:
             _pools[key] = (found[0], found[1] + 1)
             return found[0]
+        connect(url).raw.close()  # fail fast, with libpq's reason, on a wrong URL or password
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -244,8 +258,7 @@ def pooled(pool: psycopg_pool.ConnectionPool[Any]) -> Iterator[PgConnection]:
         try:
             yield conn
         finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            conn.rollback_quietly()
 
 
 def connect(url: str) -> PgConnection:
@@ -259,7 +272,7 @@ def connect(url: str) -> PgConnection:
     import psycopg
 
     try:
-        raw = psycopg.connect(url, autocommit=True)
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as err:
         raise _unreachable(url, err) from None
     return PgConnection(raw)

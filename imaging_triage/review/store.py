@@ -219,7 +219,10 @@ class ReviewStore:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if self.dialect is Dialect.POSTGRESQL:
+                    conn.rollback_quietly()
+                else:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
