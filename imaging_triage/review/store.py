@@ -615,6 +615,15 @@ class ReviewStore:
         )
         return {row["study_key"]: _review_from_row(row, []) for row in rows}
 
+    def status_rows(self, study_key: str | None = None) -> list[dict[str, Any]]:
+        """Every status row (each reader's saves, oldest first): id, study_key, status,
+        outcome, urgency, reviewer, created_at."""
+        sql = "SELECT * FROM study_status"
+        params: tuple[str, ...] = ()
+        if study_key is not None:
+            sql, params = sql + " WHERE study_key = ?", (study_key,)
+        return [dict(row) for row in self._query(sql + " ORDER BY id", params)]
+
     def studies(self) -> list[dict[str, Any]]:
         """Registered studies: key, study UID, source folder, modality, first seen."""
         return [dict(row) for row in self._query("SELECT * FROM studies ORDER BY study_key")]
