@@ -373,6 +373,8 @@ def _check_rows(conn: Connection, report: IntegrityReport) -> None:
                 expected["measurements"] = json.loads(r[15])
             except ValueError:
                 expected["measurements"] = r[15]
+        if len(r) > 16:  # schema 5: the read role
+            expected["read_role"] = r[16]
         _compare(report, "findings", int(fid), added.get(fid), expected)
     retracted = _audit_rows(conn, "finding.retract")
     retraction_ids: set[int] = set()
@@ -390,9 +392,8 @@ def _check_rows(conn: Connection, report: IntegrityReport) -> None:
         _compare(report, "retractions", int(rid), retracted.get(fid), expected)
     statuses = _audit_rows(conn, "study.status")
     status_ids: set[int] = set()
-    for sid, key, status, outcome, urgency, reviewer, created in conn_rows(
-        "SELECT * FROM study_status ORDER BY id"
-    ).fetchall():
+    for row in conn_rows("SELECT * FROM study_status ORDER BY id").fetchall():
+        sid, key, status, outcome, urgency, reviewer, created = row[:7]
         status_ids.add(int(sid))
         expected = {
             "status": status,
@@ -403,6 +404,8 @@ def _check_rows(conn: Connection, report: IntegrityReport) -> None:
             "@at": created,
             "@study_key": key,
         }
+        if len(row) > 7:  # schema 5: the read role
+            expected["read_role"] = row[7]
         _compare(report, "study_status", int(sid), statuses.get(sid), expected)
     registered = _audit_rows(conn, "study.register")
     study_rowids: dict[str, int] = {}

@@ -145,6 +145,14 @@ ALTER TABLE findings ADD COLUMN measurements TEXT NOT NULL DEFAULT '[]';
 """
 
 
+#: version 5: the role of a read (blinded double reading): "" for an ordinary read,
+#: "consensus" for the consensus read that settles two readers' disagreements
+_SCHEMA_V5 = """
+ALTER TABLE findings ADD COLUMN read_role TEXT NOT NULL DEFAULT '';
+ALTER TABLE study_status ADD COLUMN read_role TEXT NOT NULL DEFAULT '';
+"""
+
+
 class Dialect(enum.Enum):
     """The SQL spoken by a review database's server."""
 
@@ -214,6 +222,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         data=_migrate_v3,
     ),
     Migration(_SCHEMA_V4),
+    Migration(_SCHEMA_V5),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -389,8 +389,8 @@ class ReviewStore:
             self._ensure_study(tx, finding.study_key, "", "", "", at)
             cur = tx.execute(
                 "INSERT INTO findings (study_key, type, laterality, confidence, note, x_mm, y_mm,"
-                " z_mm, i, j, k, series_uid, reviewer, created_at, measurements)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " z_mm, i, j, k, series_uid, reviewer, created_at, measurements, read_role)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     finding.study_key,
                     finding.type.value,
@@ -403,6 +403,7 @@ class ReviewStore:
                     reviewer,
                     at,
                     json.dumps([m.as_dict() for m in finding.measurements], sort_keys=True),
+                    finding.read_role,
                 ),
             )
             new_id = int(cur.fetchone()[0])
@@ -470,6 +471,7 @@ class ReviewStore:
         expected_status_id: int | None = None,
         replace: bool = False,
         audit_extra: Mapping[str, Any] | None = None,
+        read_role: str = "",
     ) -> StudyReview:
         """Record a study's review status, outcome and urgency as a new status row.
 
@@ -483,6 +485,9 @@ class ReviewStore:
             Save anyway over such an outcome; the audit row records what was replaced.
         audit_extra : mapping, optional
             More facts for the audit row's ``after`` (e.g. a reader's confirmation).
+        read_role : str
+            "" for an ordinary read, "consensus" for a consensus read
+            (:mod:`imaging_triage.review.reading`).
 
         Raises
         ------
@@ -518,7 +523,9 @@ class ReviewStore:
                     )
                 if other is not None:
                     extra["replaced"] = dict(other)
-            self._insert_status(tx, study_key, status, outcome, urgency, reviewer, at, extra)
+            self._insert_status(
+                tx, study_key, status, outcome, urgency, reviewer, at, extra, read_role
+            )
         return self.review(study_key)
 
     @staticmethod
@@ -549,6 +556,7 @@ class ReviewStore:
         reviewer: str,
         at: str,
         extra: Mapping[str, Any] | None = None,
+        read_role: str = "",
     ) -> None:
         prev = tx.execute(
             "SELECT status, outcome, urgency, reviewer FROM study_status WHERE study_key = ?"
@@ -560,12 +568,21 @@ class ReviewStore:
             "outcome": outcome.value if outcome else None,
             "urgency": urgency.value if urgency else None,
             "reviewer": reviewer,
+            "read_role": read_role,
         }
         audit_after = {**(extra or {}), **after}
         cur = tx.execute(
-            "INSERT INTO study_status (study_key, status, outcome, urgency, reviewer, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (study_key, after["status"], after["outcome"], after["urgency"], reviewer, at),
+            "INSERT INTO study_status (study_key, status, outcome, urgency, reviewer, created_at,"
+            " read_role) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                study_key,
+                after["status"],
+                after["outcome"],
+                after["urgency"],
+                reviewer,
+                at,
+                read_role,
+            ),
         )
         self._audit(
             tx,
@@ -677,9 +694,15 @@ def _finding_from_row(cursor: Any) -> list[Finding]:
                 retracted=row["retraction_id"] is not None,
                 retraction_reason=row["retraction_reason"] or "",
                 measurements=_measurements(row),
+                read_role=_column(row, "read_role", ""),
             )
         )
     return out
+
+
+def _column(row: Any, name: str, default: Any) -> Any:
+    """A column added by a later schema version (``default`` on older rows)."""
+    return row[name] if name in row.keys() else default  # noqa: SIM118
 
 
 def _measurements(row: Any) -> tuple[Measurement, ...]:
@@ -704,6 +727,7 @@ def _finding_dict(finding: Finding) -> dict[str, Any]:
         "series_uid": finding.location.series_uid,
         "retracted": finding.retracted,
         "measurements": [m.as_dict() for m in finding.measurements],
+        "read_role": finding.read_role,
     }
 
 
@@ -717,4 +741,5 @@ def _review_from_row(row: Any, findings: list[Finding]) -> StudyReview:
         updated_at=row["created_at"],
         findings=findings,
         status_id=int(row["id"]),
+        read_role=_column(row, "read_role", ""),
     )
