@@ -146,22 +146,32 @@ class _Building:
 
 
 def reads_from_store(
-    store: ReviewStore, study_key: str | None = None, *, readers: Iterable[str] | None = None
+    store: ReviewStore,
+    study_key: str | None = None,
+    *,
+    readers: Iterable[str] | None = None,
+    role: str = "",
 ) -> dict[str, dict[str, Read]]:
     """Every read in the database: study key -> reader -> :class:`Read`.
 
     A reader has a read of a study once they flagged a finding or saved an outcome on it;
-    the read holds their active findings and their last saved outcome and urgency.
+    the read holds their active findings and their last saved outcome and urgency. Only
+    reads of ``role`` are included: independent reads by default, ``"consensus"`` for the
+    consensus reads of blinded double reading.
     """
     wanted = set(readers) if readers is not None else None
     building: dict[tuple[str, str], _Building] = {}
     for finding in store.findings(study_key):
-        if finding.retracted or (wanted is not None and finding.reviewer not in wanted):
+        if finding.retracted or finding.read_role != role:
+            continue
+        if wanted is not None and finding.reviewer not in wanted:
             continue
         entry = building.setdefault((finding.study_key, finding.reviewer), _Building())
         entry.findings.append(ReadFinding.of(finding))
     for row in store.status_rows(study_key):
-        if row["outcome"] is None or (wanted is not None and row["reviewer"] not in wanted):
+        if row["outcome"] is None or row.get("read_role", "") != role:
+            continue
+        if wanted is not None and row["reviewer"] not in wanted:
             continue
         entry = building.setdefault((row["study_key"], row["reviewer"]), _Building())
         entry.outcome = Outcome(row["outcome"])
