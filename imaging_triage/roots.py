@@ -133,6 +133,9 @@ class ViewerSettings:
     source: str = "default"
     #: DICOMweb base URL of the PACS panel (None: no panel; the viewer stays offline)
     pacs_url: str | None = None
+    #: the config file's ``reading_mode`` and ``[reading_modes]``, as written; give it to
+    #: :func:`imaging_triage.review.reading.reading_mode` with a worklist's name
+    reading: dict[str, object] = field(default_factory=dict)
 
 
 def parse_viewer_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -222,4 +225,5 @@ def resolve_settings(
     if pacs is not None and not isinstance(pacs, str):
         raise ConfigError("'pacs_url' must be a DICOMweb URL", path=config_path)
     settings.pacs_url = pacs or None
+    settings.reading = {k: config[k] for k in ("reading_mode", "reading_modes") if k in config}
     return settings

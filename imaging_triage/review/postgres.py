@@ -20,12 +20,17 @@ Examples
 ('postgresql', 'postgresql://reader@db.example/reviews')
 >>> parse_location("sqlite:///var/reviews.sqlite").path
 PosixPath('/var/reviews.sqlite')
+>>> parse_location("mysql://db/reviews")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+imaging_triage.errors.StoreError: unsupported database URL scheme in 'mysql://db/reviews'...
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +52,7 @@ logger = logging.getLogger(__name__)
 WRITE_LOCK_KEY = 0x696D677472696167
 
 _SCHEMES = ("postgresql://", "postgres://")
+_OTHER_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ def parse_location(value: str | os.PathLike[str]) -> DatabaseLocation:
     if text.startswith("sqlite://"):
         rest = text[len("sqlite://") :]
         return DatabaseLocation(Dialect.SQLITE, path=Path(rest or ".").expanduser())
-    if "://" in text.split("/", 1)[0] + "/" and not Path(text).exists():
+    if _OTHER_URL.match(text) and not Path(text).exists():
         raise StoreError(
             f"unsupported database URL scheme in {redact(text)!r}: give a file path, "
             "sqlite:///path or postgresql://user@host/dbname"
@@ -155,9 +161,7 @@ class PgConnection:
     @property
     def in_transaction(self) -> bool:
         """True inside a ``BEGIN`` ... ``COMMIT``."""
-        from psycopg.pq import TransactionStatus
-
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.raw.info.transaction_status.name != "IDLE"
 
     def rollback_quietly(self) -> None:
         """Roll back an open transaction; nothing if there is none or the link is gone

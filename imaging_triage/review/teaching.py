@@ -89,12 +89,12 @@ class ReaderSummary:
 
     @property
     def found(self) -> int:
-        """Reference findings found, over all studies."""
+        """The reference findings found, over all studies."""
         return sum(len(r.found) for r in self.results)
 
     @property
     def missed(self) -> int:
-        """Reference findings missed."""
+        """The reference findings missed."""
         return sum(len(r.missed) for r in self.results)
 
     @property
