@@ -167,3 +167,38 @@ def against_truth(
             if read.complete and (readers is None or name in readers):
                 results.append(score_read(read, ref, rule))
     return results
+
+
+def feedback(
+    store: ReviewStore,
+    study_key: str,
+    reader: str,
+    *,
+    reference: str | None = None,
+    ground_truth: str | Path | None = None,
+    rule: MatchRule = DEFAULT_RULE,
+) -> TeachingResult | None:
+    """The teaching result the page shows a reader on one study after they saved.
+
+    The reference is ``reference``'s read when given (None if they have not saved one),
+    else the ``truth.json`` under ``ground_truth`` with the study's UID (None if none).
+
+    Raises
+    ------
+    ReviewRuleError
+        (code ``read-not-saved``) if ``reader`` has not saved an outcome on the study.
+    """
+    by_reader = reads_from_store(store, study_key).get(study_key, {})
+    read = by_reader.get(reader, Read(study_key, reader))
+    if reference is not None:
+        ref = by_reader.get(reference)
+        return score_read(read, ref, rule) if ref is not None and ref.complete else None
+    if ground_truth is None:
+        return None
+    uid = next((s["study_uid"] for s in store.studies() if s["study_key"] == study_key), "")
+    for path in sorted(Path(ground_truth).glob("*/truth.json")):
+        if uid and truth_study_uid(path) == uid:
+            return score_read(read, read_from_truth(path, study_key), rule)
+    if not read.complete:
+        score_read(read, read, rule)  # raises: never reveal whether a truth exists first
+    return None

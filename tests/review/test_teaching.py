@@ -20,7 +20,13 @@ from imaging_triage.review.findings import (
 )
 from imaging_triage.review.reads import GROUND_TRUTH, read_from_truth, reads_from_store
 from imaging_triage.review.store import ReviewStore
-from imaging_triage.review.teaching import against_reader, against_truth, score_read, summarize
+from imaging_triage.review.teaching import (
+    against_reader,
+    against_truth,
+    feedback,
+    score_read,
+    summarize,
+)
 
 L, R = Laterality.LEFT, Laterality.RIGHT
 
@@ -53,6 +59,10 @@ def test_a_read_of_the_sdh_sample_is_scored_against_its_ground_truth(
         store.set_status("other", ReviewStatus.REVIEWED, reviewer="resident",
                          outcome=Outcome.SECONDARY, urgency=Urgency.URGENT)  # fmt: skip
         (result,) = against_truth(store, truth_dir)
+        assert feedback(store, key, "resident", ground_truth=truth_dir) == result
+        assert feedback(store, "other", "resident", ground_truth=truth_dir) is None
+        with pytest.raises(ReviewRuleError, match="save your outcome first"):
+            feedback(store, key, "nobody", ground_truth=truth_dir)
     assert result.study_key == key and result.reference == GROUND_TRUTH
     assert sorted((ref.type.value, read.type.value) for ref, read in result.found) == [
         ("mass_effect", "mass_effect"),
@@ -93,6 +103,7 @@ def test_feedback_only_after_the_outcome_is_saved(db_url: str) -> None:
         store.set_status("s1", ReviewStatus.REVIEWED, reviewer="resident",
                          outcome=Outcome.SECONDARY, urgency=Urgency.CRITICAL)  # fmt: skip
         (result,) = against_reader(store, "attending")
+        assert feedback(store, "s1", "resident", reference="attending") == result
     assert result.reader == "resident" and len(result.found) == 1
     assert not result.missed and not result.extra
     assert result.outcome_match and result.urgency_match
