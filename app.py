@@ -187,14 +187,14 @@ def main() -> None:
         st.error(str(err))
         st.stop()
     assert settings.db is not None
-    db = settings.db.resolve()
+    db = settings.db.resolve() if isinstance(settings.db, Path) else settings.db
     store = get_store(str(db))
     S["_store"] = store
     if not S["reviewer"] and st.query_params.get("reviewer"):
         S["reviewer"] = str(st.query_params["reviewer"])[:80]
     if S["study"] is None and st.query_params.get("study"):
         S["study"] = st.query_params["study"]
-    shown = ui.sidebar(roots, settings.source, db, rescan=get_studies.clear)
+    shown = ui.sidebar(roots, settings.source, store.where, rescan=get_studies.clear)
     studies = get_studies(tuple(str(r) for r in shown.roots))
     S["_studies"] = studies
     components.keyboard(key="keys", on_key=on_nav_key)

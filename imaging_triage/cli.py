@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verify", "check a review database for tampering (schema, audit chain, rows)"),
     "pull": ("pull", "retrieve studies from a PACS over DICOMweb"),
     "pacs": ("pacs", "query a PACS over DICOMweb (pacs ls URL ...)"),
+    "db": ("db", "manage a review database (init, migrate, verify, copy; SQLite or PostgreSQL)"),
+    "agreement": ("agreement", "agreement between readers (kappa) and teaching-mode scores"),
 }
 
 

@@ -126,11 +126,16 @@ class ViewerSettings:
     """Where the viewer reads studies from and keeps its review database."""
 
     data: list[Path] = field(default_factory=list)
-    db: Path | None = None
+    #: a SQLite file, or a database URL kept as written (``postgresql://...``,
+    #: ``sqlite:///...``; see :mod:`imaging_triage.review.postgres`)
+    db: Path | str | None = None
     #: where each value came from, for the page's "settings" line
     source: str = "default"
     #: DICOMweb base URL of the PACS panel (None: no panel; the viewer stays offline)
     pacs_url: str | None = None
+    #: the config file's ``reading_mode`` and ``[reading_modes]``, as written; give it to
+    #: :func:`imaging_triage.review.reading.reading_mode` with a worklist's name
+    reading: dict[str, object] = field(default_factory=dict)
 
 
 def parse_viewer_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -140,7 +145,9 @@ def parse_viewer_args(argv: Sequence[str]) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(prog="app.py", add_help=False)
     parser.add_argument("--data", action="append", default=[], help="data root (repeatable)")
-    parser.add_argument("--db", default=None, help="review database file")
+    parser.add_argument(
+        "--db", default=None, help="review database: a SQLite file or postgresql://user@host/db"
+    )
     parser.add_argument("--config", default=None, help="viewer config file (TOML)")
     args, _unknown = parser.parse_known_args(list(argv))
     return args
@@ -209,10 +216,14 @@ def resolve_settings(
 
     db = args.db or env.get(ENV_DB) or config.get("db")
     if db is not None and not isinstance(db, str):
-        raise ConfigError("'db' must be a file path", path=config_path)
-    settings.db = Path(db).expanduser() if db else Path(".imaging_triage") / "reviews.sqlite"
+        raise ConfigError("'db' must be a file path or a database URL", path=config_path)
+    if db and "://" in db:
+        settings.db = db
+    else:
+        settings.db = Path(db).expanduser() if db else Path(".imaging_triage") / "reviews.sqlite"
     pacs = env.get(ENV_PACS) or config.get("pacs_url")
     if pacs is not None and not isinstance(pacs, str):
         raise ConfigError("'pacs_url' must be a DICOMweb URL", path=config_path)
     settings.pacs_url = pacs or None
+    settings.reading = {k: config[k] for k in ("reading_mode", "reading_modes") if k in config}
     return settings

@@ -103,3 +103,25 @@ def test_bad_config_file_is_a_config_error(tmp_path: Path) -> None:
     broken.write_text("data = [\n")
     with pytest.raises(ConfigError, match="cannot read viewer config"):
         resolve_settings(["--config", str(broken)], {}, default_data=tmp_path)
+
+
+def test_a_database_url_is_kept_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    url = "postgresql://reader@db.example:5433/reviews"
+    s = resolve_settings([], {"IMAGING_TRIAGE_DB": url}, default_data=tmp_path)
+    assert s.db == url
+    s = resolve_settings(["--db", "sqlite:///x/r.sqlite"], {}, default_data=tmp_path)
+    assert s.db == "sqlite:///x/r.sqlite"
+
+
+def test_reading_modes_come_from_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imaging_triage.review.reading import ReadingMode, reading_mode
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = tmp_path / "viewer.toml"
+    cfg.write_text('reading_mode = "double_blind"\n[reading_modes]\n"clinic" = "single"\n')
+    s = resolve_settings(["--config", str(cfg)], {}, default_data=tmp_path)
+    assert reading_mode(s.reading, "ED") is ReadingMode.DOUBLE_BLIND
+    assert reading_mode(s.reading, "clinic") is ReadingMode.SINGLE

@@ -18,12 +18,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from imaging_triage.commands.verify import DB_HELP
+
 logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``export`` options to ``parser``."""
-    parser.add_argument("--db", required=True, type=Path, help="review database (SQLite file)")
+    parser.add_argument("--db", required=True, help=DB_HELP)
     parser.add_argument("-o", "--output", required=True, type=Path, help="file to write")
     parser.add_argument(
         "--format",
@@ -66,10 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export the review database; return the exit code (4 when the database is absent)."""
     from imaging_triage.review.export import ExportFormat, export
+    from imaging_triage.review.postgres import parse_location
     from imaging_triage.review.store import ReviewStore
 
-    db: Path = args.db
-    if not db.is_file():
+    db = parse_location(args.db)
+    if db.path is not None and not db.path.is_file():
         print(
             f"imaging-triage export: {db}: no review database there; "
             "give the --db path the viewer uses",
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.push or args.data:
         print("imaging-triage export: --push and --data need --format sr", file=sys.stderr)
         return 2
-    with ReviewStore(db) as store:
+    with ReviewStore(args.db) as store:
         summary = export(
             store,
             args.output,

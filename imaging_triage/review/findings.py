@@ -220,6 +220,8 @@ class Finding:
     retraction_reason: str = ""
     #: measurements attached when the finding was flagged
     measurements: tuple[Measurement, ...] = ()
+    #: "" for an ordinary read; "consensus" for a consensus read (blinded double reading)
+    read_role: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,8 @@ class StudyReview:
     updated_at: str = ""
     findings: list[Finding] = field(default_factory=list)
     status_id: int = 0
+    #: the role of the read the status row belongs to ("" or "consensus")
+    read_role: str = ""
 
 
 def laterality_from_x(x_mm: float, midline_tolerance_mm: float = 3.0) -> Laterality:

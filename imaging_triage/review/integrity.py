@@ -24,7 +24,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +32,12 @@ from typing import Any
 from imaging_triage.review.schema import (
     GENESIS_HASH,
     SCHEMA_VERSION,
+    Connection,
+    Dialect,
+    database_errors,
+    dialect_of,
     expected_objects,
+    read_version,
     schema_objects,
 )
 
@@ -118,7 +122,7 @@ def audit_hash(previous: str, row: Mapping[str, Any]) -> str:
     return hashlib.sha256((previous + payload).encode("ascii")).hexdigest()
 
 
-def append_chain(tx: sqlite3.Connection, audit_id: int) -> str:
+def append_chain(tx: Connection, audit_id: int) -> str:
     """Insert the chain row of audit row ``audit_id`` (inside the write transaction)."""
     prev = tx.execute(
         "SELECT hash FROM audit_chain WHERE audit_id < ? ORDER BY audit_id DESC LIMIT 1",
@@ -140,12 +144,12 @@ def study_register_after(row: Iterable[Any]) -> str:
     )
 
 
-def verify_connection(conn: sqlite3.Connection) -> IntegrityReport:
+def verify_connection(conn: Connection) -> IntegrityReport:
     """Check schema, ``user_version``, the audit chain and every row against its audit.
 
     Parameters
     ----------
-    conn : sqlite3.Connection
+    conn : Connection
         An open connection to the review database (read-only is enough).
 
     Returns
@@ -158,9 +162,12 @@ def verify_connection(conn: sqlite3.Connection) -> IntegrityReport:
     Every read happens in one read transaction (one snapshot), so a writer committing
     meanwhile cannot make a row look unaudited.
     """
-    own = not conn.in_transaction
+    own = not getattr(conn, "in_transaction", False)
     if own:
-        conn.execute("BEGIN")
+        if dialect_of(conn) is Dialect.POSTGRESQL:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        else:
+            conn.execute("BEGIN")
     try:
         return _verify(conn)
     finally:
@@ -168,19 +175,20 @@ def verify_connection(conn: sqlite3.Connection) -> IntegrityReport:
             conn.execute("ROLLBACK")
 
 
-def _verify(conn: sqlite3.Connection) -> IntegrityReport:
+def _verify(conn: Connection) -> IntegrityReport:
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        version = read_version(conn)
         actual = schema_objects(conn)
-    except sqlite3.DatabaseError as err:
+    except database_errors() as err:
         report = IntegrityReport(schema_version=-1)
         report.alterations.append(
             Alteration(AlterationKind.UNREADABLE, "database", None, f"not SQLite ({err})")
         )
         return report
     report = IntegrityReport(schema_version=version)
-    if not 0 <= version <= SCHEMA_VERSION or actual != expected_objects(version):
-        matches = [v for v in range(SCHEMA_VERSION + 1) if actual == expected_objects(v)]
+    dialect = dialect_of(conn)
+    if not 0 <= version <= SCHEMA_VERSION or actual != expected_objects(version, dialect):
+        matches = [v for v in range(SCHEMA_VERSION + 1) if actual == expected_objects(v, dialect)]
         if matches:
             report.alterations.append(
                 Alteration(
@@ -192,7 +200,7 @@ def _verify(conn: sqlite3.Connection) -> IntegrityReport:
             )
             version = matches[0]
         else:
-            reference = expected_objects(min(max(version, 0), SCHEMA_VERSION))
+            reference = expected_objects(min(max(version, 0), SCHEMA_VERSION), dialect)
             report.alterations.extend(_schema_differences(actual, reference))
     if version < SCHEMA_VERSION:
         report.notes.append(
@@ -202,7 +210,7 @@ def _verify(conn: sqlite3.Connection) -> IntegrityReport:
     try:
         _check_chain(conn, report)
         _check_rows(conn, report)
-    except sqlite3.DatabaseError as err:
+    except database_errors() as err:
         report.alterations.append(
             Alteration(AlterationKind.UNREADABLE, "database", None, f"rows unreadable ({err})")
         )
@@ -230,7 +238,7 @@ def _schema_differences(
     return out
 
 
-def _check_chain(conn: sqlite3.Connection, report: IntegrityReport) -> None:
+def _check_chain(conn: Connection, report: IntegrityReport) -> None:
     chain = dict(conn.execute("SELECT audit_id, hash FROM audit_chain").fetchall())
     previous = GENESIS_HASH
     previous_at: datetime | None = None
@@ -291,7 +299,7 @@ def _parse_time(text: object) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
-def _audit_rows(conn: sqlite3.Connection, action: str) -> dict[Any, dict[str, Any]]:
+def _audit_rows(conn: Connection, action: str) -> dict[Any, dict[str, Any]]:
     """Audit rows of one action keyed by entity id (or study key for registrations)."""
     out: dict[Any, dict[str, Any]] = {}
     cur = conn.execute(
@@ -340,7 +348,7 @@ def _compare(
         )
 
 
-def _check_rows(conn: sqlite3.Connection, report: IntegrityReport) -> None:
+def _check_rows(conn: Connection, report: IntegrityReport) -> None:
     conn_rows = conn.execute
     added = _audit_rows(conn, "finding.add")
     finding_ids: set[int] = set()
@@ -365,6 +373,8 @@ def _check_rows(conn: sqlite3.Connection, report: IntegrityReport) -> None:
                 expected["measurements"] = json.loads(r[15])
             except ValueError:
                 expected["measurements"] = r[15]
+        if len(r) > 16:  # schema 5: the read role
+            expected["read_role"] = r[16]
         _compare(report, "findings", int(fid), added.get(fid), expected)
     retracted = _audit_rows(conn, "finding.retract")
     retraction_ids: set[int] = set()
@@ -382,9 +392,8 @@ def _check_rows(conn: sqlite3.Connection, report: IntegrityReport) -> None:
         _compare(report, "retractions", int(rid), retracted.get(fid), expected)
     statuses = _audit_rows(conn, "study.status")
     status_ids: set[int] = set()
-    for sid, key, status, outcome, urgency, reviewer, created in conn_rows(
-        "SELECT * FROM study_status ORDER BY id"
-    ).fetchall():
+    for row in conn_rows("SELECT * FROM study_status ORDER BY id").fetchall():
+        sid, key, status, outcome, urgency, reviewer, created = row[:7]
         status_ids.add(int(sid))
         expected = {
             "status": status,
@@ -395,11 +404,14 @@ def _check_rows(conn: sqlite3.Connection, report: IntegrityReport) -> None:
             "@at": created,
             "@study_key": key,
         }
+        if len(row) > 7:  # schema 5: the read role
+            expected["read_role"] = row[7]
         _compare(report, "study_status", int(sid), statuses.get(sid), expected)
     registered = _audit_rows(conn, "study.register")
     study_rowids: dict[str, int] = {}
+    rowid_sql = "rowid" if dialect_of(conn) is Dialect.SQLITE else "row_number() OVER ()"
     for row in conn_rows(
-        "SELECT rowid, study_key, study_uid, source, modality, first_seen FROM studies"
+        f"SELECT {rowid_sql}, study_key, study_uid, source, modality, first_seen FROM studies"
     ).fetchall():
         rowid, key, study_uid, source, modality, first_seen = row
         study_rowids[key] = int(rowid)

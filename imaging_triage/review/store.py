@@ -3,7 +3,10 @@
 SQLite by default (DESIGN.md section 2): write-ahead logging, foreign keys on, every write
 in a ``BEGIN IMMEDIATE`` transaction, a busy timeout so that concurrent writers wait
 rather than fail, one connection per thread, and a schema versioned with
-``PRAGMA user_version`` and migrated forward on open.
+``PRAGMA user_version`` and migrated forward on open. The same store runs on PostgreSQL
+when given a ``postgresql://`` URL (:mod:`imaging_triage.review.postgres`): one pool per
+process, writers serialised by an advisory lock, the same schema and migrations
+(:mod:`imaging_triage.review.schema`) with the same guards as triggers.
 
 Nothing is ever updated or deleted. Findings, retractions, study status rows and audit
 rows are append-only, and triggers in the schema itself abort any ``UPDATE`` or
@@ -49,13 +52,18 @@ from imaging_triage.review.integrity import (
     study_register_after,
     verify_connection,
 )
+from imaging_triage.review.postgres import acquire_pool, parse_location, pooled, release_pool
 from imaging_triage.review.schema import (
     APPEND_ONLY_TABLES,
     MIGRATIONS,
     SCHEMA_VERSION,
+    Dialect,
     apply_migration,
+    database_errors,
     expected_objects,
+    read_version,
     schema_objects,
+    write_version,
 )
 
 __all__ = ["APPEND_ONLY_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "ReviewStore", "utc_now"]
@@ -69,40 +77,60 @@ def utc_now() -> str:
 
 
 class ReviewStore:
-    """The review database at ``path``, created and migrated on first use.
+    """The review database at ``location``, created and migrated on first use.
 
     Parameters
     ----------
-    path : str or Path
-        The SQLite file. Its folder is created if missing.
+    location : str or Path
+        A SQLite file (a path or ``sqlite:///path``; its folder is created if missing) or
+        a PostgreSQL server (``postgresql://user@host[:port]/dbname``; the password comes
+        from ``PGPASSWORD`` or a ``.pgpass`` file, see :mod:`imaging_triage.review.postgres`).
     busy_timeout_s : float
         How long a writer waits for another writer's lock before giving up.
 
     Raises
     ------
     StoreError
-        If the file is not a review database, was written by a newer version, or
-        cannot be opened; the message names the file and what to do.
+        If the location is not a review database, was written by a newer version, or
+        cannot be opened; the message names the location (never a password) and what to do.
 
     Notes
     -----
-    Safe to share between threads: each thread gets its own connection. Safe to share
-    between processes: SQLite's locking serialises writers.
+    Safe to share between threads: on SQLite each thread gets its own connection; on
+    PostgreSQL each call borrows a connection from the process's one pool. Safe to share
+    between processes and machines: writers are serialised (SQLite's lock, or a
+    PostgreSQL advisory lock), so the audit chain is appended in commit order.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
-        self.path = Path(path)
+    def __init__(self, location: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
+        self.location = parse_location(location)
+        self.dialect = self.location.dialect
+        #: the location as it may be shown (a SQLite path, or a URL without password)
+        self.where = self.location.display
+        self.path = self.location.path if self.location.path is not None else Path(self.where)
         self.busy_timeout_s = float(busy_timeout_s)
         self._local = threading.local()
         self._lock = threading.Lock()
         #: every open connection with the thread that owns it (pruned when threads end)
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate(self._conn())
+        self._pool: Any = None
+        if self.dialect is Dialect.POSTGRESQL:
+            self._pool = acquire_pool(self.location.url, lock_timeout_s=self.busy_timeout_s)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connection() as conn:
+                self._migrate(conn)
+        except BaseException:
+            self.close()
+            raise
 
     # -- connections ------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
+        """This thread's SQLite connection (SQLite only; see :meth:`_connection`)."""
+        if self.dialect is not Dialect.SQLITE:
+            raise StoreError("no per-thread connection on PostgreSQL", path=self.where)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
@@ -123,7 +151,7 @@ class ReviewStore:
             raise StoreError(
                 f"cannot open the review database ({err}); check the file is a SQLite "
                 "database written by imaging-triage, or choose another --db path",
-                path=self.path,
+                path=self.where,
             ) from err
         if str(mode).lower() != "wal":
             logger.warning("review database is in %s mode, not WAL", mode)
@@ -141,12 +169,26 @@ class ReviewStore:
             self._connections = alive
         return conn
 
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A connection for the ``with`` block: the thread's (SQLite) or a pooled one."""
+        if self.dialect is Dialect.SQLITE:
+            yield self._conn()
+            return
+        if self._pool is None:
+            raise StoreError("the review store is closed", path=self.where)
+        with pooled(self._pool) as conn:
+            yield conn
+
     def close(self) -> None:
-        """Close every connection this store opened (in any thread)."""
+        """Close every connection this store opened (in any thread), or give back the pool."""
         with self._lock:
             conns, self._connections = [c for _, c in self._connections], []
+            pool, self._pool = self._pool, None
         for conn in conns:
             conn.close()
+        if pool is not None:
+            release_pool(self.location.url)
         self._local = threading.local()
 
     def __enter__(self) -> ReviewStore:
@@ -156,51 +198,72 @@ class ReviewStore:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction, committed on success, rolled back otherwise."""
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as err:
-            raise StoreError(
-                f"the review database stayed locked for {self.busy_timeout_s:g} s ({err}); "
-                "another program is writing to it: retry, or raise the busy timeout",
-                path=self.path,
-            ) from err
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write(self) -> Iterator[Any]:
+        """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``BEGIN`` and the
+        writers' advisory lock), committed on success, rolled back otherwise."""
+        with self._connection() as conn:
+            try:
+                if self.dialect is Dialect.SQLITE:
+                    conn.execute("BEGIN IMMEDIATE")
+                else:
+                    conn.begin_write()
+            except database_errors() as err:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(
+                    f"the review database stayed locked for {self.busy_timeout_s:g} s "
+                    f"({type(err).__name__}); another program is writing to it: retry, or "
+                    "raise the busy timeout",
+                    path=self.where,
+                ) from err
+            try:
+                yield conn
+            except BaseException:
+                if self.dialect is Dialect.POSTGRESQL:
+                    conn.rollback_quietly()
+                else:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    def _migrate(self, conn: Any) -> None:
         try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            version = read_version(conn)
             actual = schema_objects(conn)
-        except sqlite3.DatabaseError as err:
+        except database_errors() as err:
             raise StoreError(
                 f"not a review database ({err}); choose another --db path",
-                path=self.path,
+                path=self.where,
             ) from err
-        if version > SCHEMA_VERSION and actual != expected_objects(SCHEMA_VERSION):
+        if version > SCHEMA_VERSION and actual != expected_objects(SCHEMA_VERSION, self.dialect):
             raise StoreError(
                 f"review database has schema version {version}, newer than this program's "
                 f"{SCHEMA_VERSION}; upgrade imaging-triage to open it",
-                path=self.path,
+                path=self.where,
             )
-        if version < SCHEMA_VERSION and actual == expected_objects(version):
-            with self._write() as tx:
-                # re-read under the write lock: another process may have migrated meanwhile
-                version = int(tx.execute("PRAGMA user_version").fetchone()[0])
-                for step in range(version, SCHEMA_VERSION):
-                    apply_migration(tx, step)
-                    tx.execute(f"PRAGMA user_version = {step + 1}")
-                    logger.info("review database migrated to schema version %d", step + 1)
+        if version < SCHEMA_VERSION and actual == expected_objects(version, self.dialect):
+            try:
+                self._apply_migrations()
+            except database_errors() as err:
+                raise StoreError(
+                    f"cannot migrate the review database to schema version {SCHEMA_VERSION} "
+                    f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                    "run `imaging-triage db migrate URL` as the database's owner",
+                    path=self.where,
+                ) from err
         self._verify(conn)
 
-    def _verify(self, conn: sqlite3.Connection) -> None:
-        """Refuse a file whose schema, user_version, audit chain or rows were altered."""
+    def _apply_migrations(self) -> None:
+        with self._write() as tx:
+            # re-read under the write lock: another process may have migrated meanwhile
+            version = read_version(tx)
+            for step in range(version, SCHEMA_VERSION):
+                apply_migration(tx, step, self.dialect)
+                write_version(tx, step + 1, utc_now())
+                logger.info("review database migrated to schema version %d", step + 1)
+
+    def _verify(self, conn: Any) -> None:
+        """Refuse a database whose schema, version, audit chain or rows were altered."""
         report = verify_connection(conn)
         if report.ok and report.schema_version == SCHEMA_VERSION:
             return
@@ -211,31 +274,33 @@ class ReviewStore:
         logger.error("review database fails its integrity check: %s", shown)
         raise StoreTamperedError(
             f"the review database was altered outside imaging-triage ({shown}); it is not "
-            f"opened. Run `imaging-triage verify --db {self.path}` for the full list, and "
-            "restore the file from a backup",
-            path=self.path,
+            f"opened. Run `imaging-triage verify --db {self.where}` for the full list, and "
+            "restore it from a backup",
+            path=self.where,
         )
 
     def verify(self) -> IntegrityReport:
-        """Check the schema, ``user_version``, the audit chain and every row now.
+        """Check the schema, the schema version, the audit chain and every row now.
 
         Returns
         -------
         IntegrityReport
             ``ok`` when nothing was altered since the rows were written.
         """
-        return verify_connection(self._conn())
+        with self._connection() as conn:
+            return verify_connection(conn)
 
     @property
     def schema_version(self) -> int:
-        """The database's ``PRAGMA user_version``."""
-        return int(self._conn().execute("PRAGMA user_version").fetchone()[0])
+        """The database's schema version (SQLite: ``PRAGMA user_version``)."""
+        with self._connection() as conn:
+            return read_version(conn)
 
     # -- writes -----------------------------------------------------------------------
 
     @staticmethod
     def _audit(
-        tx: sqlite3.Connection,
+        tx: Any,
         *,
         reviewer: str,
         action: str,
@@ -248,7 +313,7 @@ class ReviewStore:
     ) -> None:
         cur = tx.execute(
             "INSERT INTO audit (at, reviewer, action, entity, entity_id, study_key, before, after)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 at,
                 reviewer,
@@ -260,7 +325,7 @@ class ReviewStore:
                 json.dumps(after, sort_keys=True) if after is not None else None,
             ),
         )
-        append_chain(tx, int(cur.lastrowid or 0))
+        append_chain(tx, int(cur.fetchone()[0]))
 
     @staticmethod
     def _check_reviewer(reviewer: str) -> str:
@@ -279,7 +344,7 @@ class ReviewStore:
     @classmethod
     def _ensure_study(
         cls,
-        tx: sqlite3.Connection,
+        tx: Any,
         study_key: str,
         study_uid: str,
         source: str,
@@ -324,8 +389,8 @@ class ReviewStore:
             self._ensure_study(tx, finding.study_key, "", "", "", at)
             cur = tx.execute(
                 "INSERT INTO findings (study_key, type, laterality, confidence, note, x_mm, y_mm,"
-                " z_mm, i, j, k, series_uid, reviewer, created_at, measurements)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " z_mm, i, j, k, series_uid, reviewer, created_at, measurements, read_role)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     finding.study_key,
                     finding.type.value,
@@ -338,9 +403,10 @@ class ReviewStore:
                     reviewer,
                     at,
                     json.dumps([m.as_dict() for m in finding.measurements], sort_keys=True),
+                    finding.read_role,
                 ),
             )
-            new_id = int(cur.lastrowid or 0)
+            new_id = int(cur.fetchone()[0])
             stored = _finding_from_row(tx.execute(_FINDING_SELECT + " WHERE f.id = ?", (new_id,)))
             self._audit(
                 tx,
@@ -369,10 +435,10 @@ class ReviewStore:
             at = utc_now()
             rows = _finding_from_row(tx.execute(_FINDING_SELECT + " WHERE f.id = ?", (finding_id,)))
             if not rows:
-                raise StoreError(f"finding {finding_id} does not exist", path=self.path)
+                raise StoreError(f"finding {finding_id} does not exist", path=self.where)
             before = rows[0]
             if before.retracted:
-                raise StoreError(f"finding {finding_id} is already retracted", path=self.path)
+                raise StoreError(f"finding {finding_id} is already retracted", path=self.where)
             tx.execute(
                 "INSERT INTO retractions (finding_id, reason, reviewer, created_at)"
                 " VALUES (?, ?, ?, ?)",
@@ -405,6 +471,7 @@ class ReviewStore:
         expected_status_id: int | None = None,
         replace: bool = False,
         audit_extra: Mapping[str, Any] | None = None,
+        read_role: str = "",
     ) -> StudyReview:
         """Record a study's review status, outcome and urgency as a new status row.
 
@@ -418,6 +485,9 @@ class ReviewStore:
             Save anyway over such an outcome; the audit row records what was replaced.
         audit_extra : mapping, optional
             More facts for the audit row's ``after`` (e.g. a reader's confirmation).
+        read_role : str
+            "" for an ordinary read, "consensus" for a consensus read
+            (:mod:`imaging_triage.review.reading`).
 
         Raises
         ------
@@ -449,19 +519,19 @@ class ReviewStore:
                         outcome=other["outcome"],
                         urgency=other["urgency"],
                         status_id=int(other["id"]),
-                        path=self.path,
+                        path=self.where,
                     )
                 if other is not None:
                     extra["replaced"] = dict(other)
-            self._insert_status(tx, study_key, status, outcome, urgency, reviewer, at, extra)
+            self._insert_status(
+                tx, study_key, status, outcome, urgency, reviewer, at, extra, read_role
+            )
         return self.review(study_key)
 
     @staticmethod
-    def _outcome_saved_since(
-        tx: sqlite3.Connection, study_key: str, status_id: int, reviewer: str
-    ) -> sqlite3.Row | None:
+    def _outcome_saved_since(tx: Any, study_key: str, status_id: int, reviewer: str) -> Any:
         """The latest outcome another reader saved on the study after row ``status_id``."""
-        row: sqlite3.Row | None = tx.execute(
+        row: Any = tx.execute(
             "SELECT id, reviewer, created_at, outcome, urgency FROM study_status"
             " WHERE study_key = ? AND id > ? AND outcome IS NOT NULL AND reviewer != ?"
             " ORDER BY id DESC LIMIT 1",
@@ -469,9 +539,7 @@ class ReviewStore:
         ).fetchone()
         return row
 
-    def _status_if_unread(
-        self, tx: sqlite3.Connection, study_key: str, reviewer: str, at: str
-    ) -> None:
+    def _status_if_unread(self, tx: Any, study_key: str, reviewer: str, at: str) -> None:
         row = tx.execute(
             "SELECT 1 FROM study_status WHERE study_key = ? LIMIT 1", (study_key,)
         ).fetchone()
@@ -480,7 +548,7 @@ class ReviewStore:
 
     def _insert_status(
         self,
-        tx: sqlite3.Connection,
+        tx: Any,
         study_key: str,
         status: ReviewStatus,
         outcome: Outcome | None,
@@ -488,6 +556,7 @@ class ReviewStore:
         reviewer: str,
         at: str,
         extra: Mapping[str, Any] | None = None,
+        read_role: str = "",
     ) -> None:
         prev = tx.execute(
             "SELECT status, outcome, urgency, reviewer FROM study_status WHERE study_key = ?"
@@ -499,19 +568,28 @@ class ReviewStore:
             "outcome": outcome.value if outcome else None,
             "urgency": urgency.value if urgency else None,
             "reviewer": reviewer,
+            "read_role": read_role,
         }
         audit_after = {**(extra or {}), **after}
         cur = tx.execute(
-            "INSERT INTO study_status (study_key, status, outcome, urgency, reviewer, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (study_key, after["status"], after["outcome"], after["urgency"], reviewer, at),
+            "INSERT INTO study_status (study_key, status, outcome, urgency, reviewer, created_at,"
+            " read_role) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                study_key,
+                after["status"],
+                after["outcome"],
+                after["urgency"],
+                reviewer,
+                at,
+                read_role,
+            ),
         )
         self._audit(
             tx,
             reviewer=reviewer,
             action="study.status",
             entity="study_status",
-            entity_id=cur.lastrowid,
+            entity_id=int(cur.fetchone()[0]),
             study_key=study_key,
             before=dict(prev) if prev is not None else None,
             after=audit_after,
@@ -527,39 +605,45 @@ class ReviewStore:
         if study_key is not None:
             sql += " WHERE f.study_key = ?"
             params = (study_key,)
-        return _finding_from_row(self._conn().execute(sql + " ORDER BY f.id", params))
+        with self._connection() as conn:
+            return _finding_from_row(conn.execute(sql + " ORDER BY f.id", params))
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Every row of one read (rows readable by index and by column name)."""
+        with self._connection() as conn:
+            return list(conn.execute(sql, params).fetchall())
 
     def review(self, study_key: str) -> StudyReview:
         """The current review of one study (unread when nothing was recorded)."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT * FROM study_status WHERE study_key = ? ORDER BY id DESC LIMIT 1",
-                (study_key,),
-            )
-            .fetchone()
+        rows = self._query(
+            "SELECT * FROM study_status WHERE study_key = ? ORDER BY id DESC LIMIT 1",
+            (study_key,),
         )
         findings = self.findings(study_key)
-        if row is None:
+        if not rows:
             return StudyReview(study_key=study_key, findings=findings)
-        return _review_from_row(row, findings)
+        return _review_from_row(rows[0], findings)
 
     def reviews(self) -> dict[str, StudyReview]:
         """The current review of every study with a status row (findings not included)."""
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT s.* FROM study_status s JOIN (SELECT study_key, MAX(id) AS id"
-                " FROM study_status GROUP BY study_key) last ON s.id = last.id"
-            )
-            .fetchall()
+        rows = self._query(
+            "SELECT s.* FROM study_status s JOIN (SELECT study_key, MAX(id) AS id"
+            " FROM study_status GROUP BY study_key) last ON s.id = last.id"
         )
         return {row["study_key"]: _review_from_row(row, []) for row in rows}
 
+    def status_rows(self, study_key: str | None = None) -> list[dict[str, Any]]:
+        """Every status row (each reader's saves, oldest first): id, study_key, status,
+        outcome, urgency, reviewer, created_at."""
+        sql = "SELECT * FROM study_status"
+        params: tuple[str, ...] = ()
+        if study_key is not None:
+            sql, params = sql + " WHERE study_key = ?", (study_key,)
+        return [dict(row) for row in self._query(sql + " ORDER BY id", params)]
+
     def studies(self) -> list[dict[str, Any]]:
         """Registered studies: key, study UID, source folder, modality, first seen."""
-        rows = self._conn().execute("SELECT * FROM studies ORDER BY study_key").fetchall()
-        return [dict(row) for row in rows]
+        return [dict(row) for row in self._query("SELECT * FROM studies ORDER BY study_key")]
 
     def audit(self, study_key: str | None = None) -> list[dict[str, Any]]:
         """Audit rows, oldest first, with ``before``/``after`` decoded from JSON."""
@@ -568,7 +652,7 @@ class ReviewStore:
         if study_key is not None:
             sql, params = sql + " WHERE study_key = ?", (study_key,)
         out = []
-        for row in self._conn().execute(sql + " ORDER BY id", params):
+        for row in self._query(sql + " ORDER BY id", params):
             item = dict(row)
             for col in ("before", "after"):
                 item[col] = json.loads(item[col]) if item[col] is not None else None
@@ -576,8 +660,11 @@ class ReviewStore:
         return out
 
     def integrity_check(self) -> str:
-        """``PRAGMA integrity_check`` (``"ok"`` when the file is sound)."""
-        return str(self._conn().execute("PRAGMA integrity_check").fetchone()[0])
+        """``"ok"`` when the database is sound: SQLite's ``PRAGMA integrity_check``; on
+        PostgreSQL (whose server checks its own pages) a round trip to the server."""
+        if self.dialect is Dialect.POSTGRESQL:
+            return "ok" if self._query("SELECT 1")[0][0] == 1 else "no answer"
+        return str(self._query("PRAGMA integrity_check")[0][0])
 
 
 _FINDING_SELECT = (
@@ -586,7 +673,7 @@ _FINDING_SELECT = (
 )
 
 
-def _finding_from_row(cursor: sqlite3.Cursor) -> list[Finding]:
+def _finding_from_row(cursor: Any) -> list[Finding]:
     out = []
     for row in cursor.fetchall():
         out.append(
@@ -607,12 +694,18 @@ def _finding_from_row(cursor: sqlite3.Cursor) -> list[Finding]:
                 retracted=row["retraction_id"] is not None,
                 retraction_reason=row["retraction_reason"] or "",
                 measurements=_measurements(row),
+                read_role=_column(row, "read_role", ""),
             )
         )
     return out
 
 
-def _measurements(row: sqlite3.Row) -> tuple[Measurement, ...]:
+def _column(row: Any, name: str, default: Any) -> Any:
+    """A column added by a later schema version (``default`` on older rows)."""
+    return row[name] if name in row.keys() else default  # noqa: SIM118
+
+
+def _measurements(row: Any) -> tuple[Measurement, ...]:
     """The measurements column (schema 4), tolerant of older rows."""
     raw = row["measurements"] if "measurements" in row.keys() else "[]"  # noqa: SIM118
     try:
@@ -634,10 +727,11 @@ def _finding_dict(finding: Finding) -> dict[str, Any]:
         "series_uid": finding.location.series_uid,
         "retracted": finding.retracted,
         "measurements": [m.as_dict() for m in finding.measurements],
+        "read_role": finding.read_role,
     }
 
 
-def _review_from_row(row: sqlite3.Row, findings: list[Finding]) -> StudyReview:
+def _review_from_row(row: Any, findings: list[Finding]) -> StudyReview:
     return StudyReview(
         study_key=row["study_key"],
         status=ReviewStatus(row["status"]),
@@ -647,4 +741,5 @@ def _review_from_row(row: sqlite3.Row, findings: list[Finding]) -> StudyReview:
         updated_at=row["created_at"],
         findings=findings,
         status_id=int(row["id"]),
+        read_role=_column(row, "read_role", ""),
     )

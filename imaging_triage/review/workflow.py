@@ -354,6 +354,8 @@ def save_outcome(
     replace: bool = False,
     study_uid: str = "",
     source: str = "",
+    read_role: str = "",
+    own_findings_only: bool = False,
 ) -> StudyReview:
     """Save a study's outcome, applying every outcome rule.
 
@@ -379,6 +381,11 @@ def save_outcome(
         The reader chose to replace the other reader's outcome (recorded in the audit row).
     study_uid, source : str
         Registered with the study if it is new.
+    read_role : str
+        "" for an ordinary read, "consensus" for a consensus read (stored with the row).
+    own_findings_only : bool
+        Blinded reading: only this reader's findings of this ``read_role`` count for the
+        confirmation rule (another reader's findings stay unseen, even in the message).
 
     Returns
     -------
@@ -399,7 +406,10 @@ def save_outcome(
     chosen_outcome, chosen_urgency = check_outcome(outcome, urgency)
     extra: dict[str, list[int]] = {}
     if chosen_outcome is Outcome.NO_ACUTE:
-        blocking = sorted(int(f.id or 0) for f in blocking_findings(store.findings(study_key)))
+        findings = store.findings(study_key)
+        if own_findings_only:
+            findings = [f for f in findings if f.reviewer == name and f.read_role == read_role]
+        blocking = sorted(int(f.id or 0) for f in blocking_findings(findings))
         unconfirmed = [i for i in blocking if i not in set(confirmed_finding_ids)]
         if unconfirmed:
             raise ConfirmationRequiredError(
@@ -422,4 +432,5 @@ def save_outcome(
         expected_status_id=seen_status_id,
         replace=replace,
         audit_extra=extra,
+        read_role=read_role,
     )

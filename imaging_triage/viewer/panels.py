@@ -107,7 +107,9 @@ def _clear_reviewer() -> None:
     st.query_params.pop("reviewer", None)
 
 
-def sidebar(roots: DataRoots, source: str, db: Path, *, rescan: Callable[[], None]) -> DataRoots:
+def sidebar(
+    roots: DataRoots, source: str, db: Path | str, *, rescan: Callable[[], None]
+) -> DataRoots:
     """Reader name, folder choice and settings; returns the roots to list."""
     with st.sidebar:
         st.header("Reader")

@@ -35,8 +35,8 @@ SOURCE = "ct/DOE_JOHN_19600101"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "reviews.sqlite"
+def db(db_url: str) -> str:
+    path = db_url
     store = ReviewStore(path)
     store.register_study("study_abc", study_uid=STUDY_UID, source=SOURCE, modality="CT")
     kept = store.add_finding(
@@ -71,7 +71,7 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def test_csv_export_is_deidentified_by_default(db: Path, tmp_path: Path) -> None:
+def test_csv_export_is_deidentified_by_default(db: str, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     with ReviewStore(db) as store:
         summary = export(store, out)
@@ -95,7 +95,7 @@ def test_csv_export_is_deidentified_by_default(db: Path, tmp_path: Path) -> None
     assert "left convexity" not in text and "artefact" not in text
 
 
-def test_identified_json_export_adds_uids(db: Path, tmp_path: Path) -> None:
+def test_identified_json_export_adds_uids(db: str, tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     with ReviewStore(db) as store:
         export(store, out, ExportFormat.JSON, identified=True)
@@ -110,7 +110,7 @@ def test_identified_json_export_adds_uids(db: Path, tmp_path: Path) -> None:
     assert doc["findings"][1]["retraction_reason"] == "artefact"
 
 
-def test_notes_only_when_asked(db: Path, tmp_path: Path) -> None:
+def test_notes_only_when_asked(db: str, tmp_path: Path) -> None:
     with ReviewStore(db) as store:
         assert all("note" not in r and "retraction_reason" not in r for r in collect_rows(store))
         asked = {r.get("finding_id"): r for r in collect_rows(store, include_notes=True)}
@@ -127,7 +127,7 @@ def test_notes_only_when_asked(db: Path, tmp_path: Path) -> None:
         assert doc["notes_included"] is False and "note" not in doc["findings"][0]
 
 
-def test_export_command(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_command(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "export.json"
     assert cli_main(["export", "--db", str(db), "-o", str(out)]) == 0
     printed = capsys.readouterr().out

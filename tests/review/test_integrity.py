@@ -23,7 +23,7 @@ from imaging_triage.review.findings import (
     Urgency,
 )
 from imaging_triage.review.integrity import AlterationKind, audit_hash
-from imaging_triage.review.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from imaging_triage.review.schema import MIGRATIONS, SCHEMA_VERSION, Dialect
 from imaging_triage.review.store import ReviewStore
 
 
@@ -232,9 +232,9 @@ def test_version_2_database_migrates_and_verifies(tmp_path: Path) -> None:
     gets its chain, and verifies."""
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:2]:
-        assert isinstance(script, str)
-        for statement in statements(script):
+    for step in MIGRATIONS[:2]:
+        assert step.data is None
+        for statement in step.statements(Dialect.SQLITE):
             conn.execute(statement)
     at = "2025-01-01T00:00:00.000000+00:00"
     conn.execute("INSERT INTO studies VALUES ('s1', '1.2', 'src', 'CT', ?)", (at,))
@@ -249,7 +249,7 @@ def test_version_2_database_migrates_and_verifies(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 2")
     conn.close()
     with ReviewStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
         assert store.verify().ok
         assert [r["action"] for r in store.audit()] == ["study.status", "study.register"]
         store.set_status("s1", ReviewStatus.REVIEWED, reviewer="dr b", outcome=Outcome.NO_ACUTE)
@@ -288,3 +288,25 @@ def test_verify_during_concurrent_writes_sees_one_snapshot(db: Path) -> None:
         thread.join(30)
     assert all(r.ok for r in reports), [str(a) for r in reports for a in r.alterations][:3]
     assert reports[-1].audit_rows > reports[0].audit_rows  # the writer did write meanwhile
+
+
+def test_a_schema_4_file_of_the_previous_release_migrates_and_verifies(tmp_path: Path) -> None:
+    """tests/review/data/schema_v4.sqlite was written by the release before schema 5 (a
+    study, two findings with a measurement, a retraction, an outcome)."""
+    import shutil
+
+    path = tmp_path / "v4.sqlite"
+    shutil.copy(Path(__file__).parent / "data" / "schema_v4.sqlite", path)
+    assert cli_main(["verify", "--db", str(path)]) == 0  # a v4 file verifies as it is
+    with ReviewStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.verify().ok
+        findings = store.findings("study_v4")
+        assert [(f.type, f.retracted, f.read_role) for f in findings] == [
+            (FindingType.SDH, False, ""),
+            (FindingType.SAH, True, ""),
+        ]
+        assert findings[0].measurements[0].quantities == (("distance", 9.0),)
+        assert store.review("study_v4").outcome is Outcome.SECONDARY
+        store.add_finding(_finding("study_v4", note="after the migration"))
+        assert store.verify().ok

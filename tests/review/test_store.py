@@ -40,8 +40,8 @@ def _finding(study: str = "study_a", note: str = "crescent", reviewer: str = "dr
     )
 
 
-def test_review_and_findings_survive_close_and_reopen(tmp_path: Path) -> None:
-    db = tmp_path / "reviews.sqlite"
+def test_review_and_findings_survive_close_and_reopen(db_url: str) -> None:
+    db = db_url
     store = ReviewStore(db)
     stored = store.add_finding(_finding())
     store.set_status(
@@ -105,8 +105,8 @@ def test_append_only_tables_refuse_update_and_delete(tmp_path: Path, table: str)
     conn.close()
 
 
-def test_retraction_is_a_new_row_and_the_finding_stays(tmp_path: Path) -> None:
-    store = ReviewStore(tmp_path / "r.sqlite")
+def test_retraction_is_a_new_row_and_the_finding_stays(db_url: str) -> None:
+    store = ReviewStore(db_url)
     f = store.add_finding(_finding())
     retracted = store.retract_finding(int(f.id or 0), reviewer="dr b", reason="motion artefact")
     assert retracted.retracted and retracted.retraction_reason == "motion artefact"
@@ -124,8 +124,8 @@ def test_retraction_is_a_new_row_and_the_finding_stays(tmp_path: Path) -> None:
     store.close()
 
 
-def test_outcome_correction_is_a_new_row(tmp_path: Path) -> None:
-    store = ReviewStore(tmp_path / "r.sqlite")
+def test_outcome_correction_is_a_new_row(db_url: str) -> None:
+    store = ReviewStore(db_url)
     store.set_status(
         "s1", ReviewStatus.REVIEWED, reviewer="a", outcome=Outcome.NO_ACUTE, urgency=Urgency.ROUTINE
     )
@@ -142,13 +142,13 @@ def test_outcome_correction_is_a_new_row(tmp_path: Path) -> None:
     assert len(audit) == 2
     assert audit[1]["before"]["outcome"] == Outcome.NO_ACUTE.value
     assert audit[1]["after"]["outcome"] == Outcome.SECONDARY.value
-    rows = store._conn().execute("SELECT COUNT(*) FROM study_status").fetchone()[0]
+    rows = store._query("SELECT COUNT(*) FROM study_status")[0][0]
     assert rows == 2
     store.close()
 
 
-def test_writes_need_a_reviewer_and_reviewed_needs_an_outcome(tmp_path: Path) -> None:
-    store = ReviewStore(tmp_path / "r.sqlite")
+def test_writes_need_a_reviewer_and_reviewed_needs_an_outcome(db_url: str) -> None:
+    store = ReviewStore(db_url)
     with pytest.raises(StoreError, match="reviewer's name"):
         store.add_finding(_finding(reviewer="  "))
     with pytest.raises(StoreError, match="needs an outcome"):
@@ -173,8 +173,8 @@ def test_newer_schema_is_refused_and_garbage_file_is_a_store_error(tmp_path: Pat
         ReviewStore(junk)
 
 
-def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
-    db = tmp_path / "r.sqlite"
+def test_reopening_does_not_migrate_again(db_url: str) -> None:
+    db = db_url
     store = ReviewStore(db)
     store.add_finding(_finding())
     store.close()
@@ -198,8 +198,8 @@ def _writer(db: str, worker: int, n: int) -> None:
     store.close()
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    db = str(tmp_path / "r.sqlite")
+def test_two_processes_writing_at_once_lose_nothing(db_url: str) -> None:
+    db = db_url
     ReviewStore(db).close()
     n = 60
     ctx = mp.get_context("spawn")
@@ -240,12 +240,12 @@ while True:
 """
 
 
-def test_sigkill_during_review_writes_keeps_database_sound(tmp_path: Path) -> None:
-    db = tmp_path / "r.sqlite"
+def test_sigkill_during_review_writes_keeps_database_sound(tmp_path: Path, db_url: str) -> None:
+    db = db_url
     log = tmp_path / "committed.txt"
     ReviewStore(db).close()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    child = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, str(db), str(log)], env=env)
+    child = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, db, str(log)], env=env)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -317,9 +317,9 @@ def _save(
 
 
 def test_outcome_saved_by_another_reader_after_page_load_is_not_replaced(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
-    db = tmp_path / "reviews.sqlite"
+    db = db_url
     first, second = ReviewStore(db), ReviewStore(db)  # two server processes, one file
     first.set_status("study_a", ReviewStatus.IN_PROGRESS, reviewer="dr a")
     seen_a = first.review("study_a").status_id
@@ -344,8 +344,8 @@ def test_outcome_saved_by_another_reader_after_page_load_is_not_replaced(
     assert len([a for a in second.audit("study_a") if a["action"] == "study.status"]) == 2
 
 
-def test_first_outcome_on_an_unread_study_conflicts_too(tmp_path: Path) -> None:
-    db = tmp_path / "reviews.sqlite"
+def test_first_outcome_on_an_unread_study_conflicts_too(db_url: str) -> None:
+    db = db_url
     first, second = ReviewStore(db), ReviewStore(db)
     assert first.review("study_a").status_id == 0 == second.review("study_a").status_id
     _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, 0)
@@ -353,8 +353,8 @@ def test_first_outcome_on_an_unread_study_conflicts_too(tmp_path: Path) -> None:
         _save(second, "dr b", Outcome.NO_ACUTE, Urgency.ROUTINE, 0)
 
 
-def test_replace_is_recorded_in_the_audit(tmp_path: Path) -> None:
-    db = tmp_path / "reviews.sqlite"
+def test_replace_is_recorded_in_the_audit(db_url: str) -> None:
+    db = db_url
     first, second = ReviewStore(db), ReviewStore(db)
     _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, 0)
     replaced_id = first.review("study_a").status_id
@@ -369,9 +369,9 @@ def test_replace_is_recorded_in_the_audit(tmp_path: Path) -> None:
 
 
 def test_no_conflict_for_own_outcome_for_what_was_seen_or_without_a_check(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
-    db = tmp_path / "reviews.sqlite"
+    db = db_url
     first, second = ReviewStore(db), ReviewStore(db)
     _save(first, "dr a", Outcome.SECONDARY, Urgency.CRITICAL, 0)
     # the same reader from another tab: a correction of their own outcome
@@ -388,8 +388,8 @@ def test_no_conflict_for_own_outcome_for_what_was_seen_or_without_a_check(
     assert not any("replaced" in (a["after"] or {}) for a in first.audit("study_a"))
 
 
-def test_audit_extra_lands_in_the_status_audit_row(tmp_path: Path) -> None:
-    store = ReviewStore(tmp_path / "reviews.sqlite")
+def test_audit_extra_lands_in_the_status_audit_row(db_url: str) -> None:
+    store = ReviewStore(db_url)
     store.set_status(
         "study_a",
         ReviewStatus.REVIEWED,
@@ -403,17 +403,17 @@ def test_audit_extra_lands_in_the_status_audit_row(tmp_path: Path) -> None:
     assert after["outcome"] == "no_acute_abnormality"  # extra never overrides the facts
 
 
-def test_measurements_attached_to_a_finding_are_stored_and_audited(tmp_path: Path) -> None:
+def test_measurements_attached_to_a_finding_are_stored_and_audited(db_url: str) -> None:
     from imaging_triage.review.findings import Measurement
 
     ruler = Measurement("distance", "12.6 mm", (("distance", 12.6),))
     roi = Measurement("ellipse", "mean 71.5 SD 3.4 HU, 8.9 mm²", (("area", 8.9), ("mean_hu", 71.5)))
-    with ReviewStore(tmp_path / "r.sqlite") as store:
+    with ReviewStore(db_url) as store:
         stored = store.add_finding(dataclasses.replace(_finding(), measurements=(ruler, roi)))
         assert stored.measurements == (ruler, roi)
         (audit,) = [a for a in store.audit() if a["action"] == "finding.add"]
         assert "mean_hu" in str(audit["after"])
-    with ReviewStore(tmp_path / "r.sqlite") as store:
+    with ReviewStore(db_url) as store:
         (again,) = store.findings()
         assert again.measurements == (ruler, roi)
         assert store.verify().ok

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from imaging_triage.errors import (
@@ -46,8 +44,8 @@ LEFT_POINT = Location((-52.0, 8.0, 17.0), (160, 100, 14), "1.2.3")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ReviewStore:
-    with ReviewStore(tmp_path / "reviews.sqlite") as opened:
+def store(db_url: str) -> ReviewStore:
+    with ReviewStore(db_url) as opened:
         yield opened  # type: ignore[misc]
 
 
@@ -251,9 +249,8 @@ def test_retracted_findings_and_other_outcomes_need_no_confirmation(store: Revie
 # -- two readers -------------------------------------------------------------------------------
 
 
-def test_later_save_by_another_reader_is_refused_then_replaced_on_purpose(tmp_path: Path) -> None:
-    db = tmp_path / "reviews.sqlite"
-    page_a, page_b = ReviewStore(db), ReviewStore(db)
+def test_later_save_by_another_reader_is_refused_then_replaced_on_purpose(db_url: str) -> None:
+    page_a, page_b = ReviewStore(db_url), ReviewStore(db_url)
     seen_a = mark_opened(page_a, STUDY, reviewer="dr a").status_id
     seen_b = mark_opened(page_b, STUDY, reviewer="dr b").status_id
     _save(page_a, Outcome.SECONDARY, seen_a)
