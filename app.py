@@ -18,7 +18,7 @@ import streamlit as st
 from imaging_triage.errors import ConfigError, TriageError
 from imaging_triage.review.store import ReviewStore
 from imaging_triage.roots import DataRoots, resolve_settings
-from imaging_triage.viewer import components, session, warmup
+from imaging_triage.viewer import components, reading_panel, session, warmup
 from imaging_triage.viewer import panels as ui
 from imaging_triage.viewer.candidates_panel import candidates_panel
 from imaging_triage.viewer.engine import EngineData, EngineSeries, image_engine
@@ -87,7 +87,13 @@ def on_nav_key() -> None:
             open_study(target.key)
 
 
-def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
+def study_view(
+    study: Study,
+    studies: list[Study],
+    store: ReviewStore,
+    reading: dict[str, object],
+    teaching: reading_panel.TeachingSetup,
+) -> None:
     """One study: navigation, series, the engine, findings, measurements and outcome."""
     nav = st.columns([1, 1.1, 1, 1.2, 5])
     nav[0].button("← Worklist", on_click=open_study, args=(None,), key="back")
@@ -128,7 +134,8 @@ def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
         st.error(f"This series cannot be shown: {ui.plain(err.reason)}")
         return
     compare = ui.compare_picker(cols[1], study, studies, get_series)
-    ui.ensure_in_progress(store, study, S["reviewer"])
+    mode = reading_panel.study_mode(study, reading)
+    setup = reading_panel.open_study_read(store, study, S["reviewer"], mode)
     if S["initial_view"] is None:
         S["initial_view"] = session.view_from_params(st.query_params, opened.volume.shape)
     for note in opened.volume.notes + list(opened.volume.info.corrections):
@@ -136,7 +143,9 @@ def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
     warning = ui.qc_warning(record)
     if warning:
         st.warning(ui.plain(warning))
-    review = store.review(study.key)
+    if setup.refusal:
+        st.warning(setup.refusal)
+    review = reading_panel.visible_review(store, study.key, S["reviewer"], setup)
     data = EngineData(
         series=EngineSeries(record.key, ui.series_label(record), url, opened),
         view=S["initial_view"],
@@ -154,12 +163,16 @@ def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
     )
     left, right = st.columns([3, 2])
     with left:
-        ui.finding_form(study, record, opened, store)
-        ui.findings_list(study, opened, store)
+        if not setup.refusal:
+            ui.finding_form(study, record, opened, store, setup)
+        ui.findings_list(review, opened, store)
     with right:
         candidates_panel(opened)
         ui.measurements_panel(opened)
-        ui.outcome_panel(study, store)
+        reading_panel.double_read_panel(setup)
+        if not setup.refusal:
+            ui.outcome_panel(study, store, review, setup)
+        reading_panel.teaching_panel(store, study, S["reviewer"], teaching)
 
 
 def default_data() -> Path:
@@ -194,6 +207,12 @@ def main() -> None:
         S["reviewer"] = str(st.query_params["reviewer"])[:80]
     if S["study"] is None and st.query_params.get("study"):
         S["study"] = st.query_params["study"]
+    sample_truth = APP_DIR / "sample_data" / "ground_truth"
+    teaching = reading_panel.TeachingSetup(
+        truth=settings.teaching_truth
+        or (sample_truth if settings.source == "default" and sample_truth.is_dir() else None),
+        reference=settings.teaching_reference,
+    )
     shown = ui.sidebar(roots, settings.source, store.where, rescan=get_studies.clear)
     studies = get_studies(tuple(str(r) for r in shown.roots))
     S["_studies"] = studies
@@ -214,9 +233,15 @@ def main() -> None:
             open_study(None)
         if settings.pacs_url:
             pacs_panel(settings.pacs_url, roots, get_studies.clear)
-        ui.worklist_view(studies, store, open_study)
+        reviews = reading_panel.blinded_reviews(
+            store, store.reviews(), studies, S["reviewer"], settings.reading
+        )
+        reads = reading_panel.worklist_reads(store, studies, settings.reading)
+        ui.worklist_view(studies, reviews, open_study, reads=reads)
+        with st.expander("Readers: agreement and teaching"):
+            reading_panel.readers_page(store, teaching)
     else:
-        study_view(current, studies, store)
+        study_view(current, studies, store, settings.reading, teaching)
 
 
 main()

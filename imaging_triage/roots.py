@@ -136,6 +136,10 @@ class ViewerSettings:
     #: the config file's ``reading_mode`` and ``[reading_modes]``, as written; give it to
     #: :func:`imaging_triage.review.reading.reading_mode` with a worklist's name
     reading: dict[str, object] = field(default_factory=dict)
+    #: teaching mode: a folder of ``<study>/truth.json`` (config ``teaching_truth``,
+    #: relative to the config file) or a reference reader's name (``teaching_reference``)
+    teaching_truth: Path | None = None
+    teaching_reference: str | None = None
 
 
 def parse_viewer_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -226,4 +230,14 @@ def resolve_settings(
         raise ConfigError("'pacs_url' must be a DICOMweb URL", path=config_path)
     settings.pacs_url = pacs or None
     settings.reading = {k: config[k] for k in ("reading_mode", "reading_modes") if k in config}
+    truth, reference = config.get("teaching_truth"), config.get("teaching_reference")
+    if truth is not None and not isinstance(truth, str):
+        raise ConfigError("'teaching_truth' must be a folder of truth.json files", path=config_path)
+    if reference is not None and not isinstance(reference, str):
+        raise ConfigError("'teaching_reference' must be a reader's name", path=config_path)
+    if truth:
+        settings.teaching_truth = (
+            Path(str(config_path)).expanduser().parent / Path(truth).expanduser()
+        )
+    settings.teaching_reference = reference or None
     return settings

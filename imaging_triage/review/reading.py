@@ -147,8 +147,9 @@ def _state(
     order: list[str],
     rule: MatchRule,
 ) -> DoubleReadState:
-    readers = tuple(r for r in order if r in independent)[:READERS_NEEDED]
-    saved = tuple(r for r in readers if independent[r].complete)
+    # a reader claims a read by opening the study (an in-progress row), findings or not
+    readers = tuple(order)[:READERS_NEEDED]
+    saved = tuple(r for r in readers if r in independent and independent[r].complete)
     done = [c for c in consensus.values() if c.complete]
     state = DoubleReadState(
         study_key, readers, saved, max(done, key=lambda c: c.saved_at, default=None)

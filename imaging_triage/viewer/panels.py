@@ -39,11 +39,12 @@ from imaging_triage.review.findings import (
 )
 from imaging_triage.review.store import ReviewStore
 from imaging_triage.roots import DataRoots
-from imaging_triage.viewer import components
+from imaging_triage.viewer import components, reading_panel
 from imaging_triage.viewer import measure as m
 from imaging_triage.viewer.engine import EngineSeries, Marker
 from imaging_triage.viewer.loader import OpenSeries
 from imaging_triage.viewer.planes import Plane
+from imaging_triage.viewer.reading_panel import ReadSetup
 from imaging_triage.viewer.transfer import EncodedVolume
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.viewer.worklist import (
@@ -149,11 +150,18 @@ def sidebar(
 
 
 def worklist_view(
-    studies: list[Study], store: ReviewStore, open_study: Callable[[str | None], None]
+    studies: list[Study],
+    reviews: dict[str, StudyReview],
+    open_study: Callable[[str | None], None],
+    *,
+    reads: dict[str, str] | None = None,
 ) -> None:
-    """The table of studies with filters, sort and 'next unread'."""
+    """The table of studies with filters, sort and 'next unread'.
+
+    ``reviews`` is what this reader may see (blinded on double-read worklists); ``reads``
+    the double-reading cell of each double-read study (a "Reads" column when any).
+    """
     st.subheader("Worklist")
-    reviews = store.reviews()
     c1, c2, c3, c4 = st.columns([3, 1.2, 2, 1.5])
     statuses = c1.multiselect(
         "Status",
@@ -185,17 +193,22 @@ def worklist_view(
         key="next_unread",
     )
     st.caption(f"{len(rows)} of {len(studies)} studies shown.")
-    widths = [3.5, 1, 0.8, 1.2, 2.6, 1.4, 1.4, 0.9]
-    names = ["Study", "Modality", "Series", "Status", "Outcome", "Urgency", "Reader", "Open"]
+    widths = [3.5, 1, 0.8, 1.2, 2.6, 1.4, 1.4]
+    names = ["Study", "Modality", "Series", "Status", "Outcome", "Urgency", "Reader"]
+    if reads:
+        widths, names = [*widths, 1.6], [*names, "Reads"]
+    widths, names = [*widths, 0.9], [*names, "Open"]
     for col, name in zip(st.columns(widths), names, strict=True):
         col.markdown(f"**{name}**")
     for row in rows:
         cols = st.columns(widths)
         cells = [row.source, row.modality, str(row.series), row.status.label]
         cells += [row.outcome or "–", row.urgency or "–", row.reviewer or "–"]
+        if reads:
+            cells.append(reads.get(row.key, "–"))
         for col, cell in zip(cols, cells, strict=False):
             col.text(cell)
-        cols[7].button(
+        cols[-1].button(
             "Open",
             key=f"open_{row.key}",
             on_click=open_study,
@@ -240,13 +253,6 @@ def compare_picker(
         return None
     label = f"{other.study_date or 'other study'} · {record.description or ''}"
     return EngineSeries(record.key, label, url, opened)
-
-
-def ensure_in_progress(store: ReviewStore, study: Study, reviewer: str) -> None:
-    """Opening an unread study with a reader's name marks it in progress."""
-    workflow.mark_opened(
-        store, study.key, reviewer=reviewer, study_uid=study.study_uid, source=study.source
-    )
 
 
 def qc_warning(record: SeriesRecord) -> str | None:
@@ -409,12 +415,12 @@ def measurements_panel(opened: OpenSeries) -> None:
 
 
 def finding_form(
-    study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore
+    study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore, setup: ReadSetup
 ) -> None:
     """Flag a finding at the clicked point: type and laterality must be chosen."""
     dv = opened.volume
     point = S["point"]
-    st.markdown("**Flag a finding**")
+    st.markdown("**Flag a finding**" + (" (consensus read)" if setup.consensus else ""))
     if point is None:
         st.caption("Click the finding's location in a view first (the crosshair moves there).")
     else:
@@ -461,11 +467,16 @@ def finding_form(
         )
         st.text_input("Note (no patient identifiers)", key="f_note")
         st.form_submit_button(
-            "Flag finding", on_click=_flag, args=(study, record, opened, store), type="primary"
+            "Flag finding",
+            on_click=_flag,
+            args=(study, record, opened, store, setup),
+            type="primary",
         )
 
 
-def _flag(study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore) -> None:
+def _flag(
+    study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewStore, setup: ReadSetup
+) -> None:
     dv, point = opened.volume, S["point"]
     if point is None:
         S["flash"] = "Not flagged: click the finding's location in a view first."
@@ -491,9 +502,7 @@ def _flag(study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewS
         measurements=attached,
     )
     try:
-        stored = workflow.flag_finding(
-            store, draft, reviewer=S["reviewer"], study_uid=study.study_uid, source=study.source
-        )
+        stored = reading_panel.flag(store, draft, study, S["reviewer"], setup)
     except TriageError as err:
         S["flash"] = f"Not flagged: {err.reason}"
         return
@@ -502,17 +511,17 @@ def _flag(study: Study, record: SeriesRecord, opened: OpenSeries, store: ReviewS
     S["flash"] = f"Finding {stored.id} flagged: {stored.type.label}."
 
 
-def findings_list(study: Study, opened: OpenSeries, store: ReviewStore) -> None:
-    """The study's findings, with go-to and retract."""
+def findings_list(review: StudyReview, opened: OpenSeries, store: ReviewStore) -> None:
+    """The findings this reader may see, with go-to and retract."""
     from imaging_triage.viewer import session
 
-    review = store.review(study.key)
     st.markdown(f"**Findings** ({sum(not f.retracted for f in review.findings)} active)")
     if not review.findings:
         st.caption("No finding flagged yet.")
     for f in review.findings:
         x, y, z = f.location.xyz_mm
-        text = (
+        role = "[consensus] " if f.read_role else ""
+        text = role + (
             f"#{f.id} {f.type.label} · {f.laterality.label} · {f.confidence.label} · "
             f"RAS ({x:.1f}, {y:.1f}, {z:.1f}) mm · {f.note or 'no note'} · {f.reviewer}"
         )
@@ -551,10 +560,9 @@ def _retract(finding_id: int, store: ReviewStore) -> None:
     S["flash"] = f"Finding {finding_id} retracted (kept in the audit trail)."
 
 
-def outcome_panel(study: Study, store: ReviewStore) -> None:
+def outcome_panel(study: Study, store: ReviewStore, review: StudyReview, setup: ReadSetup) -> None:
     """The study's triage outcome and urgency, with confirmation and conflict handling."""
-    review = store.review(study.key)
-    st.markdown("**Study outcome**")
+    st.markdown("**Study outcome**" + (" (consensus read)" if setup.consensus else ""))
     if review.outcome is not None:
         urgency = review.urgency.label if review.urgency else "no urgency set"
         st.success(f"{review.status.label}: {review.outcome.label} · {urgency}")
@@ -568,7 +576,7 @@ def outcome_panel(study: Study, store: ReviewStore) -> None:
         c1.button(
             pending["confirm_label"],
             on_click=_save_outcome,
-            args=(study, store),
+            args=(study, store, setup),
             kwargs={"pending": pending},
             type="primary",
             key="confirm_outcome",
@@ -598,13 +606,18 @@ def outcome_panel(study: Study, store: ReviewStore) -> None:
         st.form_submit_button(
             "Save outcome",
             on_click=_save_outcome,
-            args=(study, store),
+            args=(study, store, setup),
             kwargs={"seen": review.status_id},
         )
 
 
 def _save_outcome(
-    study: Study, store: ReviewStore, *, seen: int | None = None, pending: dict | None = None
+    study: Study,
+    store: ReviewStore,
+    setup: ReadSetup,
+    *,
+    seen: int | None = None,
+    pending: dict | None = None,
 ) -> None:
     S["pending_outcome"] = None
     if pending:
@@ -621,17 +634,16 @@ def _save_outcome(
         "replace": replace,
     }
     try:
-        workflow.save_outcome(
+        reading_panel.save(
             store,
-            study.key,
+            study,
+            setup,
             reviewer=S["reviewer"],
             outcome=outcome,
             urgency=urgency,
-            seen_status_id=seen,
-            confirmed_finding_ids=confirmed,
+            seen=seen,
+            confirmed=confirmed,
             replace=replace,
-            study_uid=study.study_uid,
-            source=study.source,
         )
     except ConfirmationRequiredError as err:
         S["pending_outcome"] = {

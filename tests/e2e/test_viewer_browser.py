@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -26,11 +25,12 @@ from typing import Any
 import numpy as np
 import psutil
 import pytest
+from browserkit import choose, require_chromium, screen_point, settle
 
 from imaging_triage.cli import main as cli_main
 from imaging_triage.roots import DataRoots
 from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
-from imaging_triage.viewer.planes import DisplayVolume, Plane, voxel_to_pixel
+from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.viewer.worklist import Study, find_studies
 from imaging_triage.volume import load_nifti
 
@@ -50,17 +50,9 @@ class Server:
     studies: dict[str, Study]
 
 
-def _require_chromium() -> None:
-    if not CHROMIUM.exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("IMAGING_TRIAGE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + "; IMAGING_TRIAGE_REQUIRE_BROWSER=1 makes this a failure")
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Iterator[Server]:
-    _require_chromium()
+    require_chromium()
     data = sample_data / "dicom"
     if not (data / SDH_STUDY).is_dir():
         pytest.skip(
@@ -138,18 +130,6 @@ def _open(page: Any, server: Server, name: str, reviewer: str = "Dr E2E") -> Any
     return view
 
 
-def _screen(
-    page: Any, view: Any, dv: DisplayVolume, ijk: tuple[float, float, float]
-) -> tuple[float, float]:
-    """Page coordinates of the centre of canonical voxel ``ijk`` in an axial view."""
-    box = view.bounding_box()
-    ox, oy = (float(v) for v in view.get_attribute("data-origin").split(","))
-    sx, sy = (float(v) for v in view.get_attribute("data-scale").split(","))
-    plane = Plane(view.get_attribute("data-plane"))
-    row, col = voxel_to_pixel(dv, plane, (int(ijk[0]), int(ijk[1]), int(ijk[2])))
-    return box["x"] + ox + (col + 0.5) * sx, box["y"] + oy + (row + 0.5) * sy
-
-
 def _slice(view: Any) -> int:
     return int(view.get_attribute("data-slice"))
 
@@ -163,30 +143,6 @@ def _go_to_slice(page: Any, view: Any, k: int) -> None:
     for _ in range(k):
         page.keyboard.press("ArrowUp")
     expect(view).to_have_attribute("data-slice", str(k))
-
-
-def _settle(page: Any) -> None:
-    """Wait until Streamlit has finished rerunning the script."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').first.wait_for(state="hidden", timeout=30_000)
-
-
-def _choose(page: Any, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox labelled ``label`` (retried across reruns)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for _attempt in range(5):
-        _settle(page)
-        box = page.get_by_role("combobox", name=label, exact=True)
-        box.click()
-        try:
-            page.get_by_role("option", name=option, exact=True).click(timeout=3_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    else:
-        raise AssertionError(f"could not choose {option!r} in {label!r}")
-    _settle(page)
 
 
 def test_viewer_listens_on_loopback_only(server: Server) -> None:
@@ -285,7 +241,10 @@ def test_distance_and_roi_on_the_sample_sdh(page: Any, server: Server, sdh: Sdh)
     truth_mm = (len(row)) * sdh.dv.spacing[0]
     _go_to_slice(page, view, first[2])
     page.keyboard.press("d")
-    (x0, y0), (x1, y1) = _screen(page, view, sdh.dv, first), _screen(page, view, sdh.dv, last)
+    (x0, y0), (x1, y1) = (
+        screen_point(page, view, sdh.dv, first),
+        screen_point(page, view, sdh.dv, last),
+    )
     half = float(view.get_attribute("data-scale").split(",")[0]) / 2
     page.mouse.move(x0 + half, y0)  # outer edges of the first and last voxels (screen R->L)
     page.mouse.down()
@@ -302,8 +261,8 @@ def test_distance_and_roi_on_the_sample_sdh(page: Any, server: Server, sdh: Sdh)
     _go_to_slice(page, view, kk)
     page.keyboard.press("e")
     (ax, ay), (bx, by) = (
-        _screen(page, view, sdh.dv, (i + 2, j + 2, kk)),
-        _screen(page, view, sdh.dv, (i - 2, j - 2, kk)),
+        screen_point(page, view, sdh.dv, (i + 2, j + 2, kk)),
+        screen_point(page, view, sdh.dv, (i - 2, j - 2, kk)),
     )
     page.mouse.move(ax, ay)
     page.mouse.down()
@@ -318,9 +277,9 @@ def test_distance_and_roi_on_the_sample_sdh(page: Any, server: Server, sdh: Sdh)
     low = page.get_by_label("Seed range low")
     low.fill("55")
     low.press("Enter")
-    _settle(page)
+    settle(page)
     page.locator("button[data-tool=seed]").click()
-    page.mouse.click(*_screen(page, view, sdh.dv, sdh.deepest))
+    page.mouse.click(*screen_point(page, view, sdh.dv, sdh.deepest))
     region = page.get_by_text(re.compile(r"^region 55\.\.100: "))
     expect(region).to_be_visible()
     ml = float(re.search(r"([\d.]+) mL", region.inner_text()).group(1))
@@ -340,14 +299,14 @@ def test_flag_by_click_then_reload_restores_the_view(
     target = sdh.deepest
     _go_to_slice(page, view, target[2])
     page.keyboard.press("2")  # subdural window
-    x, y = _screen(page, view, sdh.dv, target)
+    x, y = screen_point(page, view, sdh.dv, target)
     page.mouse.click(x, y)
     expect(
         page.get_by_text(re.compile(r"Suggested laterality from the point: Left"))
     ).to_be_visible()
-    _settle(page)
-    _choose(page, "Finding", "Subdural hemorrhage (SDH)")
-    _choose(page, "Laterality (patient's side)", "Left")
+    settle(page)
+    choose(page, "Finding", "Subdural hemorrhage (SDH)")
+    choose(page, "Laterality (patient's side)", "Left")
     page.get_by_label("Note (no patient identifiers)").fill("acute left convexity SDH")
     page.get_by_role("button", name="Flag finding").click()
     expect(page.get_by_text(re.compile(r"#\d+ Subdural hemorrhage \(SDH\) · Left"))).to_be_visible()
@@ -382,7 +341,7 @@ def test_compare_two_studies_of_one_patient(page: Any, server: Server) -> None:
     assert FOLLOW_UP in server.studies, "the follow-up sample study is missing"
     view = _open(page, server, SDH_STUDY)
     later = server.studies[FOLLOW_UP]
-    _choose(page, "Compare with another study of this patient", f"{later.study_date} · CT")
+    choose(page, "Compare with another study of this patient", f"{later.study_date} · CT")
     other = page.locator(".it-view[data-view=compare-axial]")
     expect(other).to_be_visible()
     page.wait_for_selector(".it-view[data-view=compare-axial][data-loaded=true]")

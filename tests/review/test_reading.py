@@ -140,3 +140,16 @@ def test_agreeing_reads_need_no_consensus(db_url: str) -> None:
             )
         state = double_read_state(store, STUDY)
     assert state.agree is True and not state.consensus_pending
+
+
+def test_opening_the_study_claims_a_read_without_any_finding(db_url: str) -> None:
+    with ReviewStore(db_url) as store:
+        open_blinded(store, "k", reviewer="dr a", study_uid="1.2.3")
+        open_blinded(store, "k", reviewer="dr b", study_uid="1.2.3")
+        state = double_read_state(store, "k")
+        assert state.readers == ("dr a", "dr b") and state.reads_done == 0
+        with pytest.raises(ReviewRuleError) as err:
+            open_blinded(store, "k", reviewer="dr c")
+        assert err.value.code == "double-read-full"
+        # the two who opened it may go on
+        assert open_blinded(store, "k", reviewer="dr b").findings == []
