@@ -207,10 +207,11 @@ def main() -> None:
         S["reviewer"] = str(st.query_params["reviewer"])[:80]
     if S["study"] is None and st.query_params.get("study"):
         S["study"] = st.query_params["study"]
+    samples = {(APP_DIR / "sample_data").resolve(), (APP_DIR / "sample_data" / "dicom").resolve()}
+    on_samples = any(root.resolve() in samples for root in roots.roots)
     sample_truth = APP_DIR / "sample_data" / "ground_truth"
     teaching = reading_panel.TeachingSetup(
-        truth=settings.teaching_truth
-        or (sample_truth if settings.source == "default" and sample_truth.is_dir() else None),
+        truth=settings.teaching_truth or (sample_truth if on_samples else None),
         reference=settings.teaching_reference,
     )
     shown = ui.sidebar(roots, settings.source, store.where, rescan=get_studies.clear)
