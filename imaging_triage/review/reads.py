@@ -199,13 +199,20 @@ def read_from_truth(path: str | Path, study_key: str) -> Read:
     path = Path(path)
     try:
         truth: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        items = list(truth.get("findings", []))
+        # the generator labels a mass's vasogenic oedema separately ("edema"): with its
+        # mass it is one finding, a mass with edema, as a reader flags it
+        edema_sides = {i["laterality"] for i in items if i["type"] == "edema"}
         findings = [
             ReadFinding(
-                FindingType(item["type"]),
+                FindingType.MASS_WITH_EDEMA
+                if item["type"] == "mass" and item["laterality"] in edema_sides
+                else FindingType(item["type"]),
                 Laterality(item["laterality"]),
                 tuple(float(v) for v in item["centre_ras_mm"]),  # type: ignore[arg-type]
             )
-            for item in truth.get("findings", [])
+            for item in items
+            if item["type"] != "edema"
         ]
         for item in truth.get("modifiers", []):
             side = item.get("laterality")

@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from imaging_triage.errors import ReviewRuleError
+from imaging_triage.errors import ReviewRuleError, TriageError
 from imaging_triage.review import agreement, reading, teaching, workflow
 from imaging_triage.review.findings import Finding, Outcome, StudyReview, Urgency
 from imaging_triage.review.reading import DoubleReadState, ReadingMode
@@ -214,6 +214,9 @@ def teaching_panel(store: ReviewStore, study: Study, reviewer: str, setup: Teach
         )
     except ReviewRuleError:
         st.caption(f"After you save your outcome, your read is compared with {setup.label}.")
+        return
+    except TriageError as err:  # an unreadable reference: said, never a crash
+        st.caption(f"The reference read cannot be used: {err.reason}")
         return
     if result is None:
         st.caption(f"No reference read for this study ({setup.label}).")

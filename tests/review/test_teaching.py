@@ -89,6 +89,16 @@ def test_ground_truth_as_a_read(sample_data: Path) -> None:
     assert (ref.outcome, ref.urgency) == (Outcome.SECONDARY, Urgency.CRITICAL)
 
 
+def test_every_sample_truth_reads_and_a_mass_with_its_edema_is_one_finding(
+    sample_data: Path,
+) -> None:
+    for path in sorted((sample_data / "ground_truth").glob("*/truth.json")):
+        read_from_truth(path, path.parent.name)  # none refused
+    mr = read_from_truth(sample_data / "ground_truth" / "05_mr_tumor" / "truth.json", "k")
+    lesions = [(f.type.value, f.laterality.value) for f in mr.findings if f.xyz_mm is not None]
+    assert lesions == [("mass_edema", "left")]
+
+
 def test_feedback_only_after_the_outcome_is_saved(db_url: str) -> None:
     with ReviewStore(db_url) as store:
         _flag(store, "s1", "attending", FindingType.SDH, L, (-50.0, 5.0, 15.0))
