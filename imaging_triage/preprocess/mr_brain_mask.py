@@ -176,7 +176,7 @@ class MRBrainMask:
         initial = icv > 0.5
         if not initial.any():
             return initial
-        depth_in = ndimage.distance_transform_edt(initial, sampling=spacing)
+        depth_in = morphology.distance_inside(initial, spacing)
         interior = depth_in > self.band_mm
         confident = interior & (brain >= self.brain_prior)
         if confident.sum() < 100:
@@ -189,15 +189,15 @@ class MRBrainMask:
         tissue = data >= lo
         if self.intensity_percentiles[1] < 100:
             tissue &= data <= hi
-        depth_out = ndimage.distance_transform_edt(~initial, sampling=spacing)
+        depth_out = morphology.distance_inside(~initial, spacing)
         band = (initial & (depth_in <= self.band_mm)) | (~initial & (depth_out <= self.band_mm))
         core = morphology.largest_component(interior)
         candidate = (band | core) & tissue
         if self.opening_mm > 0:
             # an opening cuts thin bridges of tissue-like voxels (partial volume through a
             # thin CSF layer and skull, vessels) before connectivity to the core is taken
-            deep = ndimage.distance_transform_edt(candidate, sampling=spacing) > self.opening_mm
-            near_deep = ndimage.distance_transform_edt(~deep, sampling=spacing)
+            deep = morphology.distance_inside(candidate, spacing) > self.opening_mm
+            near_deep = morphology.distance_inside(~deep, spacing)
             candidate &= near_deep <= self.opening_mm
         candidate |= core
         labels, _ = ndimage.label(candidate)
