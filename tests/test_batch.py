@@ -326,3 +326,33 @@ def test_manifest_cells_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> No
     text = (tmp_path / "out" / "manifest.csv").read_text()
     assert summary.exit_code == 0
     assert ",'=cmd," in text and ",=cmd," not in text
+
+
+def _child_env(key: str) -> str | None:
+    return os.environ.get(key)
+
+
+def test_workers_start_single_threaded_and_the_parent_env_is_restored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import multiprocessing
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "7")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with batch.single_threaded_children():
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            seen = pool.map(_child_env, ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])
+    assert seen == ["1", "1"]
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "7"
+    assert "OMP_NUM_THREADS" not in os.environ
+
+
+def test_mr_series_are_scheduled_before_ct_series_of_the_same_size(tmp_path: Path) -> None:
+    def task(modality: str, index: int) -> Task:
+        record = SeriesRecord(input="x", files=[], modality=modality, shape=(64, 64, 40))
+        return Task(record, index, str(tmp_path), fast_config())
+
+    ct, mr = task("CT", 0), task("MR", 1)
+    assert batch._cost(mr) > batch._cost(ct)
+    assert batch._cost(Task(mr.record, 1, str(tmp_path), None)) == batch._cost(ct)  # convert

@@ -17,6 +17,10 @@ Defaults are sensible per modality and a TOML file (``--config``) overrides any 
     [batch]
     max_tasks_per_child = 10
 
+    [qc]                            # brain-mask QC limits (QCLimits), adult heads
+    ct_ml = [1200.0, 1800.0]        # CT intracranial volume, whole head
+    mr_ml = [950.0, 1700.0]         # MR brain volume, whole head
+
 ``--dry-run`` prints the effective configuration in this format (:func:`to_toml`).
 Each modality has its own parameter hash (:func:`param_hash`), so changing a CT parameter
 recomputes CT series only.
@@ -40,6 +44,7 @@ from imaging_triage.preprocess.clip import ClipIntensity
 from imaging_triage.preprocess.ct_brain_mask import CTBrainMask
 from imaging_triage.preprocess.mr_brain_mask import MRBrainMask
 from imaging_triage.preprocess.normalize import ZScoreNormalize
+from imaging_triage.preprocess.qc import QCLimits
 from imaging_triage.preprocess.reorient import Reorient
 from imaging_triage.preprocess.resample import Resample
 from imaging_triage.preprocess.window import Windows
@@ -117,6 +122,8 @@ class PipelineConfig:
 
     modalities: dict[Pipeline, ModalityConfig]
     batch: BatchConfig = field(default_factory=BatchConfig)
+    #: brain-mask QC limits (``[qc]``); hashed with the pipelines that make a mask
+    qc: QCLimits = field(default_factory=QCLimits)
 
 
 def make_step(cls: type[Any], params: dict[str, Any], where: str = "") -> Any:
@@ -230,7 +237,7 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
 
 def merge(base: PipelineConfig, doc: dict[str, Any]) -> PipelineConfig:
     """Override ``base`` with a parsed TOML document (validated; see :func:`load_config`)."""
-    known = {p.value for p in Pipeline} | {"batch"}
+    known = {p.value for p in Pipeline} | {"batch", "qc"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(
@@ -270,7 +277,29 @@ def merge(base: PipelineConfig, doc: dict[str, Any]) -> PipelineConfig:
             step = make_step(types[name], merged, f"{pipe.value}.{name}")
             params[name] = step_params(step)
         modalities[pipe] = ModalityConfig(steps, params, dtype)
-    return PipelineConfig(modalities, batch)
+    return PipelineConfig(modalities, batch, _merge_qc(base.qc, doc))
+
+
+# --- [qc]: brain-mask QC limits (issue 15) ---------------------------------------------
+
+
+def _merge_qc(base: QCLimits, doc: dict[str, Any]) -> QCLimits:
+    """The QC limits of ``base`` overridden by the ``[qc]`` table of ``doc`` (validated)."""
+    if "qc" not in doc:
+        return base
+    if not isinstance(doc["qc"], dict):
+        raise ConfigError("[qc] must be a table of QC limits")
+    limits: QCLimits = make_step(QCLimits, {**step_params(base), **doc["qc"]}, "qc")
+    return limits
+
+
+def _qc_toml(limits: QCLimits) -> list[str]:
+    lines = ["[qc]"]
+    lines.extend(f"{k} = {_toml_value(v)}" for k, v in step_params(limits).items())
+    return [*lines, ""]
+
+
+# ----------------------------------------------------------------------------------------
 
 
 def build_steps(config: PipelineConfig, pipe: Pipeline) -> list[Step]:
@@ -295,6 +324,8 @@ def param_hash(config: PipelineConfig | None, pipe: Pipeline | None) -> str:
             "steps": [[n, mod.params[n]] for n in mod.steps],
             "output_dtype": mod.output_dtype,
         }
+        if "brain_mask" in mod.steps:  # the QC verdict is written with the outputs
+            payload["qc"] = step_params(config.qc)
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -302,6 +333,7 @@ def param_hash(config: PipelineConfig | None, pipe: Pipeline | None) -> str:
 def to_toml(config: PipelineConfig) -> str:
     """The effective configuration as TOML text (loadable by :func:`load_config`)."""
     lines = ["[batch]", f"max_tasks_per_child = {config.batch.max_tasks_per_child}", ""]
+    lines.extend(_qc_toml(config.qc))
     for pipe, mod in config.modalities.items():
         lines.append(f"[{pipe.value}]")
         lines.append(f"steps = {_toml_value(list(mod.steps))}")

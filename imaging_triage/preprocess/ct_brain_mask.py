@@ -33,7 +33,7 @@ from scipy import ndimage
 
 from imaging_triage.errors import ConfigError
 from imaging_triage.preprocess import morphology
-from imaging_triage.preprocess.base import Sample
+from imaging_triage.preprocess.base import Sample, mm_to_voxels
 
 
 def enclosing_rays(
@@ -51,12 +51,23 @@ def enclosing_rays(
             w = np.flip(wall, axis) if flip else wall
             # index of the last wall voxel at or before each position along the axis
             n = w.shape[axis]
-            pos = np.arange(n).reshape([-1 if a == axis else 1 for a in range(3)])
-            last = np.where(w, pos, -(10**6))
+            pos = np.arange(n, dtype=np.int32).reshape([-1 if a == axis else 1 for a in range(3)])
+            last = np.where(w, pos, np.int32(-(10**6)))
             last = np.maximum.accumulate(last, axis=axis)
             seen = (pos - last) <= steps
             count += np.flip(seen, axis) if flip else seen
     return count
+
+
+def _box(mask: npt.NDArray[np.bool_], margin: list[int]) -> tuple[slice, ...]:
+    """Index ranges of the bounding box of ``mask`` widened by ``margin`` voxels per axis."""
+    box = []
+    for axis, pad in enumerate(margin):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
+        present = np.nonzero(mask.any(axis=other))[0]
+        start = max(0, int(present[0]) - pad)
+        box.append(slice(start, min(mask.shape[axis], int(present[-1]) + 1 + pad)))
+    return tuple(box)
 
 
 @dataclass(frozen=True)
@@ -108,18 +119,25 @@ class CTBrainMask:
         candidate = enclosed & ~bone & (hu >= self.tissue_hu[0]) & (hu <= self.tissue_hu[1])
         if not candidate.any():
             return np.zeros(hu.shape, dtype=bool)
-        depth = ndimage.distance_transform_edt(candidate, sampling=spacing)
+        depth = morphology.distance_inside(candidate, spacing)
         core = morphology.largest_component(depth > self.core_depth_mm)
         if not core.any():
             return np.zeros(hu.shape, dtype=bool)
+        # everything below stays within the growth distances of the core: work on its
+        # bounding box (plus those distances), which gives the same mask at a third of the cost
+        reach = self.core_depth_mm + self.grow_margin_mm + self.rim_mm
+        box = _box(core, [r + 2 for r in mm_to_voxels(reach, spacing)])
+        hu_b, candidate_b, enclosed_b = hu[box], candidate[box], enclosed[box]
         grown = morphology.geodesic_dilate(
-            core, candidate, self.core_depth_mm + self.grow_margin_mm, spacing
+            core[box], candidate_b, self.core_depth_mm + self.grow_margin_mm, spacing
         )
         filled = np.asarray(ndimage.binary_fill_holes(grown), dtype=bool)
         # the partial-volume rim against the inner table, up to max_hu, belongs inside
-        rim = enclosed & (hu >= self.tissue_hu[0]) & (hu <= self.max_hu)
+        rim = enclosed_b & (hu_b >= self.tissue_hu[0]) & (hu_b <= self.max_hu)
         filled = morphology.geodesic_dilate(filled, rim, self.rim_mm, spacing)
-        return np.asarray(filled & (hu <= self.max_hu), dtype=bool)
+        out = np.zeros(hu.shape, dtype=bool)
+        out[box] = filled & (hu_b <= self.max_hu)
+        return out
 
     def __call__(self, sample: Sample) -> Sample:
         """Apply the step."""

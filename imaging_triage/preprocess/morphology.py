@@ -14,6 +14,36 @@ from scipy import ndimage
 from imaging_triage.preprocess.base import mm_to_voxels
 
 
+def distance_inside(
+    mask: npt.NDArray[np.bool_], spacing: tuple[float, ...]
+) -> npt.NDArray[np.float32]:
+    """Euclidean distance (mm) from each voxel of ``mask`` to the nearest voxel outside it.
+
+    0 outside the mask; the same values as ``scipy.ndimage.distance_transform_edt(mask,
+    sampling=spacing)`` (to float32 precision), computed with SimpleITK's exact Maurer
+    transform, which is linear in the voxels whatever the shape (scipy's feature transform
+    took 1-2 s per head volume, 80% of the CT mask). A mask with no voxel outside it
+    falls back to scipy (the transform then has nothing to measure to).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=np.float32)
+    if mask.all():
+        return np.asarray(ndimage.distance_transform_edt(mask, sampling=spacing), np.float32)
+    import SimpleITK as sitk
+
+    # the outside of the mask is the object: its positive (outside) distances are ours.
+    # numpy axis order (i, j, k) maps to SimpleITK's (k, j, i) the other way round
+    outside = sitk.GetImageFromArray((~mask).view(np.uint8))
+    outside.SetSpacing([float(s) for s in reversed(spacing)])
+    dist = sitk.SignedMaurerDistanceMap(
+        outside, insideIsPositive=False, squaredDistance=False, useImageSpacing=True
+    )
+    out = sitk.GetArrayFromImage(dist)
+    np.maximum(out, 0.0, out=out)
+    return out.astype(np.float32, copy=False)
+
+
 def largest_component(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Keep the largest 6-connected component (empty stays empty)."""
     labels, n = ndimage.label(mask)
@@ -86,7 +116,7 @@ def geodesic_dilate(
     seed = np.asarray(seed, dtype=bool)
     if not seed.any():
         return seed.copy()
-    near = ndimage.distance_transform_edt(~seed, sampling=spacing) <= radius_mm
+    near = distance_inside(~seed, spacing) <= radius_mm
     band = (near & within) | seed
     labels, _ = ndimage.label(band)
     keep = np.unique(labels[seed])

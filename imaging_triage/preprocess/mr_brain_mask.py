@@ -103,9 +103,11 @@ class MRBrainMask:
     brain_prior: float = 0.9
     band_mm: float = 5.0
     intensity_percentiles: tuple[float, float] = (5.0, 99.5)
+    min_fraction_of_median: float = 0.4
     opening_mm: float = 2.0
     closing_mm: float = 3.0
     skull_scalp_mm: float = 12.0
+    head_edge_mm: float = 2.0
     iterations: int = 100
     sampling: float = 0.1
 
@@ -143,8 +145,16 @@ class MRBrainMask:
         tpl_head = sitk.BinaryDilate(tpl.intracranial > 0.5, [margin] * 3, sitk.sitkBall)
         head = sitk.BinaryFillhole(sitk.OtsuThreshold(moving, 0, 1, 128))
         initial = head_similarity(tpl_head, head)
+        edge = max(1, round(self.head_edge_mm / self.working_mm))
+        inside = sitk.Cast(sitk.BinaryErode(head, [edge] * 3, sitk.sitkBall), sitk.sitkUInt8)
         transform = register_affine(
-            tpl.t1, moving, fixed_mask, initial, iterations=self.iterations, sampling=self.sampling
+            tpl.t1,
+            moving,
+            fixed_mask,
+            initial,
+            moving_mask=inside,
+            iterations=self.iterations,
+            sampling=self.sampling,
         )
         inverse = transform.GetInverse()
         grid = to_sitk(Volume(np.zeros(data.shape, np.float32), image.affine))
@@ -166,25 +176,28 @@ class MRBrainMask:
         initial = icv > 0.5
         if not initial.any():
             return initial
-        depth_in = ndimage.distance_transform_edt(initial, sampling=spacing)
+        depth_in = morphology.distance_inside(initial, spacing)
         interior = depth_in > self.band_mm
         confident = interior & (brain >= self.brain_prior)
         if confident.sum() < 100:
             confident = interior
         values = np.asarray(data)[confident]
         lo, hi = np.percentile(values, self.intensity_percentiles)
+        # CSF (ventricles, sulci) may fill more than the low percentile of the confident
+        # region when this brain's anatomy differs from the template's: keep lo above it
+        lo = max(float(lo), self.min_fraction_of_median * float(np.median(values)))
         tissue = data >= lo
         if self.intensity_percentiles[1] < 100:
             tissue &= data <= hi
-        depth_out = ndimage.distance_transform_edt(~initial, sampling=spacing)
+        depth_out = morphology.distance_inside(~initial, spacing)
         band = (initial & (depth_in <= self.band_mm)) | (~initial & (depth_out <= self.band_mm))
         core = morphology.largest_component(interior)
         candidate = (band | core) & tissue
         if self.opening_mm > 0:
             # an opening cuts thin bridges of tissue-like voxels (partial volume through a
             # thin CSF layer and skull, vessels) before connectivity to the core is taken
-            deep = ndimage.distance_transform_edt(candidate, sampling=spacing) > self.opening_mm
-            near_deep = ndimage.distance_transform_edt(~deep, sampling=spacing)
+            deep = morphology.distance_inside(candidate, spacing) > self.opening_mm
+            near_deep = morphology.distance_inside(~deep, spacing)
             candidate &= near_deep <= self.opening_mm
         candidate |= core
         labels, _ = ndimage.label(candidate)

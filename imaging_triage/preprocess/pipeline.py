@@ -232,8 +232,8 @@ def process_volume(
     atomic_write_json(paths["sidecar"], bids_sidecar(volume.info, {"ImagingTriage": processing}))
     write_seconds = time.perf_counter() - start
     qc = None
-    if result is not None and result.sample.mask is not None:
-        qc = assess(result.sample.mask, result.sample.image, pipe_name)
+    if config is not None and result is not None and result.sample.mask is not None:
+        qc = assess(result.sample.mask, result.sample.image, pipe_name, config.qc)
     prov = Provenance(
         input_sha256=input_sha256,
         param_hash=phash,

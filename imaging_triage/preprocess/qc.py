@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from imaging_triage.errors import ConfigError
 from imaging_triage.volume import Volume
 
 
@@ -41,7 +42,7 @@ class Verdict(str, enum.Enum):
 
 @dataclass(frozen=True)
 class QCLimits:
-    """Plausible adult ranges (configurable).
+    """Plausible adult ranges (configurable: the ``[qc]`` section of the pipeline TOML).
 
     Attributes
     ----------
@@ -59,6 +60,11 @@ class QCLimits:
     cut_section_cm2 : float
         An end section of the mask (top or bottom, across the superior axis) larger than
         this means the field of view cut the brain.
+
+    Raises
+    ------
+    ConfigError
+        If a range is not ``[low, high]`` with ``0 <= low < high`` or a value is out of range.
     """
 
     ct_ml: tuple[float, float] = (1200.0, 1800.0)
@@ -68,6 +74,18 @@ class QCLimits:
     head_fraction: tuple[float, float] = (0.2, 0.9)
     min_main_component: float = 0.95
     cut_section_cm2: float = 20.0
+
+    def __post_init__(self) -> None:
+        for name in ("ct_ml", "mr_ml", "head_fraction"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo < hi:
+                raise ConfigError(f"qc: {name} must be [low, high] with 0 <= low < high")
+        if self.head_fraction[1] > 1:
+            raise ConfigError("qc: head_fraction is a share of the head: at most 1")
+        if self.expected_height_mm <= 0 or self.cut_section_cm2 <= 0:
+            raise ConfigError("qc: expected_height_mm and cut_section_cm2 must be > 0")
+        if not 0 <= self.max_asymmetry <= 1 or not 0 <= self.min_main_component <= 1:
+            raise ConfigError("qc: max_asymmetry and min_main_component must be in [0, 1]")
 
 
 @dataclass

@@ -57,6 +57,7 @@ def register_affine(
     moving: Any,
     fixed_mask: Any,
     initial: Any = None,
+    moving_mask: Any = None,
     seed: int = 1,
     iterations: int = 200,
     sampling: float = 0.2,
@@ -71,6 +72,9 @@ def register_affine(
         Where the metric is sampled (uint8).
     initial : SimpleITK.Similarity3DTransform, optional
         Starting point (see :func:`head_similarity`); default: centres of intensity mass.
+    moving_mask : SimpleITK.Image, optional
+        Where in ``moving`` samples count (uint8): the head without its outer edge, so
+        that the template's brain edge is not drawn onto the head/air edge.
     seed : int
         Seed of the random metric sampling (fixed: the result is reproducible).
     iterations : int
@@ -94,6 +98,8 @@ def register_affine(
     reg.SetMetricSamplingStrategy(reg.RANDOM)
     reg.SetMetricSamplingPercentage(sampling, seed)
     reg.SetMetricFixedMask(fixed_mask)
+    if moving_mask is not None:
+        reg.SetMetricMovingMask(moving_mask)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(
         1.0, 1e-4, iterations, relaxationFactor=0.6, gradientMagnitudeTolerance=1e-6

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from imaging_triage.batch import read_manifest, run_batch
-from imaging_triage.preprocess.config import default_config, merge
+from imaging_triage.errors import ConfigError
+from imaging_triage.preprocess.config import (
+    Pipeline,
+    default_config,
+    load_config,
+    merge,
+    param_hash,
+    to_toml,
+)
 from imaging_triage.preprocess.ct_brain_mask import CTBrainMask
 from imaging_triage.preprocess.phantom import Phantom, ct_head_phantom
 from imaging_triage.preprocess.qc import QCLimits, QCReport, Verdict, assess, read_qc
@@ -114,3 +122,38 @@ def test_read_qc_without_qc(tmp_path: Path) -> None:
     path.write_text(json.dumps({"pipeline": "convert"}))
     assert read_qc(path) is None
     assert read_qc(tmp_path / "missing.json") is None
+
+
+def test_qc_limits_from_the_pipeline_toml_reach_the_verdict(
+    tmp_path: Path, phantom: Phantom
+) -> None:
+    src = tmp_path / "in"
+    save_nifti(phantom.volume, src / "ct.nii.gz")
+    # a child's head, say: the adult CT range would pass this mask, this one does not
+    config = merge(default_config(), {**FAST, "qc": {"ct_ml": [1800.0, 2400.0]}})
+    assert config.qc.ct_ml == (1800.0, 2400.0)
+    assert config.qc.mr_ml == QCLimits().mr_ml  # the other limits keep their defaults
+    out = tmp_path / "out"
+    run_batch(src, out, config, jobs=1)
+    (row,) = read_manifest(out / "manifest.csv")
+    assert row["qc"].startswith("warn: intracranial volume") and "below 1800 ml" in row["qc"]
+
+
+def test_qc_limits_round_trip_and_hash(tmp_path: Path) -> None:
+    config = merge(default_config(), {"qc": {"mr_ml": [900.0, 1600.0], "max_asymmetry": 0.2}})
+    path = tmp_path / "pipeline.toml"
+    path.write_text(to_toml(config))
+    assert load_config(path).qc == config.qc
+    base = default_config()
+    # outputs carry the verdict: changing a limit redoes the series that have a mask
+    assert param_hash(config, Pipeline.MR) != param_hash(base, Pipeline.MR)
+    assert param_hash(config, Pipeline.OTHER) == param_hash(base, Pipeline.OTHER)
+
+
+@pytest.mark.parametrize(
+    "qc",
+    [{"ct_ml": [1800.0, 1200.0]}, {"head_fraction": [0.2, 1.5]}, {"max_asymmetry": -1}, {"x": 1}],
+)
+def test_bad_qc_limits_are_refused(qc: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match="qc"):
+        merge(default_config(), {"qc": qc})
