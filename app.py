@@ -151,7 +151,7 @@ def study_view(study: Study, studies: list[Study], store: ReviewStore) -> None:
         ui.finding_form(study, record, opened, store)
         ui.findings_list(study, opened, store)
     with right:
-        candidates_panel(opened)
+        candidates_panel(opened, record)
         ui.measurements_panel(opened)
         ui.outcome_panel(study, store)
 

@@ -5,8 +5,11 @@ Usage (from the project root, with the virtualenv)::
     .venv/bin/python benchmarks/candidates.py                  # prints the tables
     .venv/bin/python benchmarks/candidates.py --json out.json  # also saves the numbers
 
-Every volume series goes through the default ``preprocess`` pipeline (reorient, clip,
-resample to 1 mm, brain mask) and then :func:`imaging_triage.candidates.run_checks`.
+Every volume series goes through ``preprocess`` as the command runs it
+(:func:`imaging_triage.preprocess.pipeline.process_volume` with the default
+configuration: reorient, clip, resample to 1 mm, brain mask, then the candidate checks as
+the last step, writing their label NIfTI and JSON), into a temporary folder; the figures
+are read back from what it wrote.
 
 * **Sample studies** (``sample_data/``, synthetic, ground truth in
   ``ground_truth/*/truth.json`` and the label NIfTIs, brought onto the processed grid by
@@ -24,8 +27,10 @@ resample to 1 mm, brain mask) and then :func:`imaging_triage.candidates.run_chec
   the GE real head CT, two stacks): the candidate volume and regions per series, as the
   false-positive measure on real data (no lesion is known in either).
 
-* **Cost**: seconds of the checks against seconds of the pipeline on the same series, in
-  the same run (the ratio is the figure; the issue's budget is 30%).
+* **Cost**: seconds of the ``candidates`` step (checks and their outputs, from the
+  provenance) against the rest of ``preprocess`` on the same series in the same run
+  (loading the DICOM, the steps, writing the outputs): the ratio is what the checks add
+  to ``preprocess`` per CT series (the issue's budget is 30%).
 
 The checks are not validated on patients: these figures are on synthetic studies and on
 two real series without lesions.
@@ -37,7 +42,9 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,40 +99,59 @@ def labels_on_grid(
     return out
 
 
-def process(root: Path) -> list[dict[str, Any]]:
-    """Every volume series under ``root`` through the pipeline and the checks."""
-    from imaging_triage.candidates import run_checks
+@dataclass
+class Processed:
+    """One series as ``preprocess`` wrote it, read back."""
+
+    series: int
+    stack: int
+    modality: str
+    image: Any
+    labels: npt.NDArray[np.uint8]
+    report: Any
+    preprocess_s: float
+    checks_s: float
+
+
+def process(root: Path) -> list[Processed]:
+    """Every volume series under ``root`` through ``preprocess`` (candidates included)."""
+    from imaging_triage.candidates.stored import read_candidates
     from imaging_triage.ingest import Status, load, scan
     from imaging_triage.preprocess.config import load_config
-    from imaging_triage.preprocess.pipeline import run_pipeline
+    from imaging_triage.preprocess.pipeline import process_volume
+    from imaging_triage.volume import load_nifti
 
     config = load_config(None)
     out = []
     records = [r for r in scan(root).series if r.status is Status.OK]
-    for index, record in enumerate(records):
-        for n, volume in enumerate(load(record)):
-            if min(volume.shape[:3]) < 4:
-                continue
+    with tempfile.TemporaryDirectory(prefix="bench-candidates-") as tmp:
+        for index, record in enumerate(records):
             start = time.perf_counter()
-            result = run_pipeline(volume, config)
-            pipeline_s = time.perf_counter() - start
-            image, mask = result.sample.image, result.sample.mask
-            if mask is None:
-                continue
-            start = time.perf_counter()
-            report = run_checks(image, mask)
-            checks_s = time.perf_counter() - start
-            out.append(
-                {
-                    "series": volume.info.series_number,
-                    "stack": index + n,
-                    "modality": volume.info.modality,
-                    "image": image,
-                    "report": report,
-                    "pipeline_s": pipeline_s,
-                    "checks_s": checks_s,
-                }
-            )
+            volumes = load(record)
+            load_s = (time.perf_counter() - start) / max(1, len(volumes))
+            for n, volume in enumerate(volumes):
+                if min(volume.shape[:3]) < 4:
+                    continue
+                base = Path(tmp) / f"s{index}_{n}"
+                start = time.perf_counter()
+                written = process_volume(volume, config, base, input_sha256="", series_outputs=[])
+                total_s = load_s + time.perf_counter() - start
+                stored = read_candidates(written.paths["image"])
+                if stored is None or stored.labels_path is None:
+                    continue
+                checks_s = written.step_seconds["candidates"]
+                out.append(
+                    Processed(
+                        series=volume.info.series_number or 0,
+                        stack=index + n,
+                        modality=volume.info.modality,
+                        image=load_nifti(written.paths["image"]),
+                        labels=np.asarray(load_nifti(stored.labels_path).data, dtype=np.uint8),
+                        report=stored,
+                        preprocess_s=total_s - checks_s,
+                        checks_s=checks_s,
+                    )
+                )
     return out
 
 
@@ -151,23 +177,10 @@ def sample_rows(samples: Path) -> dict[str, Any]:
                 sign = 1.0 if mod.get("direction") == "right" else -1.0
                 shift_truth = sign * float(mod["shift_mm"])
         for item in process(study_dir):
-            report, image = item["report"], item["image"]
-            if not report.ct:
-                studies.append({"study": study_dir.name, "series": item["series"], "ct": False})
-                continue
-            cost.append(
-                {
-                    "study": study_dir.name,
-                    "pipeline_s": round(item["pipeline_s"], 2),
-                    "checks_s": round(item["checks_s"], 2),
-                    "ratio": round(item["checks_s"] / item["pipeline_s"], 3),
-                }
-            )
+            report, image, labels = item.report, item.image, item.labels
+            cost.append(_cost_row(study_dir.name, item))
             label = load_nifti(
-                samples
-                / "ground_truth"
-                / study_dir.name
-                / f"label_series{item['series']:03d}.nii.gz"
+                samples / "ground_truth" / study_dir.name / f"label_series{item.series:03d}.nii.gz"
             )
             gt = labels_on_grid(np.asarray(label.data), label.affine, image.shape, image.affine)
             maps = _region_maps(report)
@@ -176,13 +189,13 @@ def sample_rows(samples: Path) -> dict[str, Any]:
             for finding in truth["findings"]:
                 check = CHECK_OF_TYPE.get(finding["type"])
                 inside = gt == finding["label_value"]
-                hit_labels = set(np.unique(report.labels[inside]).tolist()) - {0}
+                hit_labels = set(np.unique(labels[inside]).tolist()) - {0}
                 for name, regions in maps.items():
                     for lab, _ in regions:
                         if lab in hit_labels:
                             touched.add((name, lab))
                 own = {lab for lab, _ in maps.get(check or "", [])} & hit_labels
-                found_ml = float(np.isin(report.labels[inside], list(own)).sum()) * voxel_ml
+                found_ml = float(np.isin(labels[inside], list(own)).sum()) * voxel_ml
                 lesions.append(
                     {
                         "study": study_dir.name,
@@ -204,8 +217,7 @@ def sample_rows(samples: Path) -> dict[str, Any]:
             studies.append(
                 {
                     "study": study_dir.name,
-                    "series": item["series"],
-                    "ct": True,
+                    "series": item.series,
                     "fp_hyperdensity_ml": fp.get("hyperdensity", 0.0),
                     "fp_hypodensity_ml": fp.get("hypodensity_asymmetry", 0.0),
                     "shift_mm": _measure(shift, "shift_mm"),
@@ -216,6 +228,15 @@ def sample_rows(samples: Path) -> dict[str, Any]:
                 }
             )
     return {"lesions": lesions, "studies": studies, "cost": cost}
+
+
+def _cost_row(name: str, item: Processed) -> dict[str, Any]:
+    return {
+        "series": name,
+        "preprocess_s": round(item.preprocess_s, 2),
+        "checks_s": round(item.checks_s, 2),
+        "ratio": round(item.checks_s / item.preprocess_s, 3),
+    }
 
 
 def _check(name: str) -> Any:
@@ -229,20 +250,22 @@ def _measure(result: Any, key: str) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def real_rows() -> list[dict[str, Any]]:
-    """Candidate volume and regions per real CT series (no lesion known: all are false)."""
-    rows = []
+def real_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Candidate volume and regions per real CT series (no lesion known: all are false),
+    and the cost rows."""
+    rows, cost = [], []
     for name, folder in REAL_CT.items():
         if not folder.is_dir():
             rows.append({"series": name, "note": f"{folder} missing: skipped"})
             continue
         for item in process(folder):
-            report = item["report"]
+            report = item.report
+            cost.append(_cost_row(f"{name} s{item.series} stack{item.stack}", item))
             hyper = report.result(_check("hyperdensity"))
             hypo = report.result(_check("hypodensity_asymmetry"))
             rows.append(
                 {
-                    "series": f"{name} s{item['series']} stack{item['stack']}",
+                    "series": f"{name} s{item.series} stack{item.stack}",
                     "hyperdensity": hyper.status.value,
                     "hyper_ml": round(sum(r.volume_ml for r in hyper.regions), 2),
                     "hyper_regions": len(hyper.regions),
@@ -251,10 +274,9 @@ def real_rows() -> list[dict[str, Any]]:
                     "shift_mm": _measure(report.result(_check("midline_shift")), "shift_mm"),
                     "evans": _measure(report.result(_check("ventricles")), "evans_index"),
                     "reasons": "; ".join(hyper.reasons),
-                    "ratio": round(item["checks_s"] / item["pipeline_s"], 3),
                 }
             )
-    return rows
+    return rows, cost
 
 
 def table(rows: list[dict[str, Any]], title: str) -> str:
@@ -277,16 +299,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true", help="skip ../shared/realdata")
     args = parser.parse_args(argv)
     out: dict[str, Any] = sample_rows(args.samples)
-    out["real"] = [] if args.no_real else real_rows()
+    out["real"], real_cost = ([], []) if args.no_real else real_rows()
+    out["cost"] += real_cost
     print(table(out["lesions"], "Sample lesions (found = a region of the matching check overlaps)"))
     print(
         table(out["studies"], "Sample studies (fp = candidate mL in regions overlapping no lesion)")
     )
     print(table(out["real"], "Real CT (no known lesion: every candidate is a false positive)"))
-    print(table(out["cost"], "Cost per CT series (checks / preprocess pipeline, same run)"))
-    ratios = [c["ratio"] for c in out["cost"]] + [r["ratio"] for r in out["real"] if "ratio" in r]
+    print(table(out["cost"], "Cost per CT series (candidates step / rest of preprocess)"))
+    ratios = [c["ratio"] for c in out["cost"]]
     if ratios:
-        print(f"checks / pipeline time: median {np.median(ratios):.0%}, max {max(ratios):.0%}")
+        print(
+            f"candidates add to preprocess per CT series: median {np.median(ratios):.0%}, "
+            f"max {max(ratios):.0%} (budget 30%)"
+        )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0

@@ -44,7 +44,7 @@ iterations = [10]
 
 
 STEPS = {
-    "ct": ["reorient", "clip", "resample", "brain_mask"],
+    "ct": ["reorient", "clip", "resample", "brain_mask", "candidates"],
     "mr": ["reorient", "n4", "resample", "brain_mask", "normalize"],
 }
 
@@ -117,6 +117,21 @@ def test_rows_outputs_and_provenance(tree: Path, tmp_path: Path) -> None:
         assert sidecar["ImagingTriage"]["Pipeline"] == pipeline
     ct = load_nifti(tmp_path / rows["study0/ct0.nii.gz"]["output"])
     assert ct.data.dtype == np.int16  # HU, rounded
+    # the candidate checks ran on CT only, listed in the provenance and the manifest
+    stem = rows["study0/ct0.nii.gz"]["output"][: -len(".nii.gz")]
+    prov = json.loads((tmp_path / f"{stem}_provenance.json").read_text())
+    assert prov["outputs"]["candidates"] == Path(f"{stem}_candidates.nii.gz").name
+    assert prov["outputs"]["candidates_json"] == Path(f"{stem}_candidates.json").name
+    labels = load_nifti(tmp_path / f"{stem}_candidates.nii.gz")
+    assert labels.shape == ct.shape and labels.data.dtype == np.uint8
+    stored = json.loads((tmp_path / f"{stem}_candidates.json").read_text())
+    assert rows["study0/ct0.nii.gz"]["candidates"] == str(stored["score"]["score"])
+    assert prov["candidates"]["score"] == stored["score"]["score"]
+    assert rows["study0/mr0.nii.gz"]["candidates"] == ""
+    folder = (tmp_path / stem).parent
+    study = json.loads((folder / "study_candidates.json").read_text())
+    assert study["score"] == stored["score"]["score"]
+    assert study["series"] == [Path(rows["study0/ct0.nii.gz"]["output"]).name]
     # no temporary files left behind
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
@@ -144,6 +159,14 @@ def test_resume_change_and_force(tree: Path, tmp_path: Path) -> None:
     statuses = {r.input: r.status for r in third.rows}
     assert statuses["study0/ct0.nii.gz"] == "ok"
     assert statuses["study0/mr0.nii.gz"] == "skipped"
+
+    # the candidate checks turned off: CT recomputed without them, their outputs removed
+    off = fast_config({"candidates": {"enabled": False}})
+    fifth = run_batch(tree, tmp_path, off, jobs=2)
+    statuses = {r.input: r.status for r in fifth.rows}
+    assert statuses["study0/ct0.nii.gz"] == "ok" and statuses["study0/mr0.nii.gz"] == "skipped"
+    assert not list(tmp_path.rglob("*_candidates.*"))
+    assert not list(tmp_path.rglob("study_candidates.json"))
 
     # --force recomputes everything, with identical results
     fourth = run_batch(tree, tmp_path, fast_config(), jobs=2, force=True)

@@ -121,6 +121,25 @@ class Region:
         out["centroid_ras_mm"] = [round(v, 1) for v in self.centroid_ras_mm]
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Region:
+        """The region of :meth:`to_dict` (as read back from a candidates JSON)."""
+        hint = data.get("shape_hint")
+        delta = data.get("delta_hu")
+        x, y, z = (float(v) for v in data["centroid_ras_mm"])
+        return cls(
+            label=int(data["label"]),
+            check=Check(data["check"]),
+            volume_ml=float(data["volume_ml"]),
+            mean_hu=float(data["mean_hu"]),
+            max_hu=float(data["max_hu"]),
+            centroid_ras_mm=(x, y, z),
+            side=Side(data["side"]),
+            key_slice=int(data["key_slice"]),
+            shape_hint=ShapeHint(hint) if hint else None,
+            delta_hu=float(delta) if delta is not None else None,
+        )
+
     def describe(self) -> str:
         """One line for a reader, e.g. ``"12.3 mL, left, crescent along the convexity"``."""
         parts = [f"{self.volume_ml:.1f} mL", self.side.value]
@@ -198,6 +217,17 @@ class CheckResult:
             "suppressed": [s.to_dict() for s in self.suppressed],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        """The result of :meth:`to_dict` (suppressed regions are not read back)."""
+        return cls(
+            check=Check(data["check"]),
+            status=CheckStatus(data["status"]),
+            regions=[Region.from_dict(r) for r in data.get("regions", [])],
+            measures={str(k): float(v) for k, v in data.get("measures", {}).items()},
+            reasons=[str(r) for r in data.get("reasons", [])],
+        )
+
 
 def not_applicable(check: Check, reason: str) -> CheckResult:
     """A result saying ``check`` does not apply to this series, and why."""
@@ -207,3 +237,28 @@ def not_applicable(check: Check, reason: str) -> CheckResult:
 def not_measured(check: Check, reason: str) -> CheckResult:
     """A result saying ``check`` could not measure this series, and why."""
     return CheckResult(check, CheckStatus.NOT_MEASURED, reasons=[reason])
+
+
+class ResultSet:
+    """The regions of a list of check results and the lookup of one check's result, for
+    any class holding ``results`` (a fresh run, or one read back from its JSON)."""
+
+    results: list[CheckResult]
+
+    @property
+    def regions(self) -> list[Region]:
+        """Every candidate region of every check, in label order."""
+        return sorted((r for res in self.results for r in res.regions), key=lambda r: r.label)
+
+    def result(self, check: Check) -> CheckResult:
+        """The result of one check.
+
+        Raises
+        ------
+        KeyError
+            If the check did not run (left out of the configured checks).
+        """
+        for res in self.results:
+            if res.check is check:
+                return res
+        raise KeyError(f"check {check.value!r} did not run on this series")

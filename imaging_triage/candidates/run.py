@@ -27,6 +27,7 @@ from imaging_triage.candidates.findings import (
     Check,
     CheckResult,
     Region,
+    ResultSet,
     not_applicable,
     not_measured,
 )
@@ -60,7 +61,7 @@ class CandidateConfig:
 
 
 @dataclass
-class SeriesCandidates:
+class SeriesCandidates(ResultSet):
     """Every check's result on one series, its label volume and its score.
 
     Attributes
@@ -83,24 +84,6 @@ class SeriesCandidates:
     labels: npt.NDArray[np.uint8]
     score: CandidateScore
     key_slice_axis: int = 2
-
-    @property
-    def regions(self) -> list[Region]:
-        """Every candidate region of every check, in label order."""
-        return sorted((r for res in self.results for r in res.regions), key=lambda r: r.label)
-
-    def result(self, check: Check) -> CheckResult:
-        """The result of one check.
-
-        Raises
-        ------
-        KeyError
-            If the check did not run (left out of ``CandidateConfig.checks``).
-        """
-        for res in self.results:
-            if res.check is check:
-                return res
-        raise KeyError(f"check {check.value!r} did not run on this series")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of the series: disclaimer, score, every check with regions and measures."""
@@ -252,15 +235,21 @@ def label_volume(report: SeriesCandidates, volume: Volume) -> Volume:
     return Volume(report.labels, volume.affine, info)
 
 
+def candidate_paths(base: Path) -> dict[str, Path]:
+    """The files :func:`save_candidates` writes for output base ``base``, by kind:
+    ``labels`` (``<base>_candidates.nii.gz``) and ``json`` (``<base>_candidates.json``)."""
+    return {
+        "labels": base.with_name(base.name + "_candidates.nii.gz"),
+        "json": base.with_name(base.name + "_candidates.json"),
+    }
+
+
 def save_candidates(report: SeriesCandidates, volume: Volume, base: Path) -> dict[str, Path]:
     """Write ``<base>_candidates.nii.gz`` (uint8 labels) and ``<base>_candidates.json``.
 
     Both written atomically; returns their paths by kind (``labels``, ``json``).
     """
-    paths = {
-        "labels": base.with_name(base.name + "_candidates.nii.gz"),
-        "json": base.with_name(base.name + "_candidates.json"),
-    }
+    paths = candidate_paths(base)
     save_nifti(label_volume(report, volume), paths["labels"], np.uint8)
     atomic_write_json(paths["json"], report.to_dict())
     logger.info("candidates: %d region(s), score %d", len(report.regions), report.score.score)

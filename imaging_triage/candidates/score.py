@@ -69,6 +69,11 @@ class CandidateScore:
         """Plain JSON-able values."""
         return {"score": self.score, "reasons": list(self.reasons)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateScore:
+        """The score of :meth:`to_dict`."""
+        return cls(int(data["score"]), [str(r) for r in data.get("reasons", [])])
+
 
 def series_score(
     results: Iterable[CheckResult], weights: ScoreWeights | None = None

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 VIEWS = ("axial", "coronal", "sagittal")
 OUTLINE_RGB = (255, 0, 0)
+#: candidate regions (automated, not a diagnosis) drawn over the image
+CANDIDATE_RGB = (255, 200, 0)
 
 
 def mid_slices(data: npt.NDArray[Any]) -> dict[str, npt.NDArray[Any]]:
@@ -76,8 +78,10 @@ def render_views(
     affine: npt.NDArray[np.float64],
     mask: npt.NDArray[Any] | None,
     ct: bool,
+    labels: npt.NDArray[Any] | None = None,
 ) -> dict[str, bytes]:
-    """PNG bytes of the three mid-slices with the mask outline (see module docstring)."""
+    """PNG bytes of the three mid-slices with the mask outline (see module docstring),
+    and the candidate ``labels`` (non-zero voxels) filled in amber when given."""
     from PIL import Image
 
     data, ras_affine = reorient_array(np.asarray(image), affine)
@@ -90,6 +94,11 @@ def render_views(
     grey = to_8bit(data, ct, mask_ras)
     views = mid_slices(grey)
     outlines = mid_slices(mask_ras) if mask_ras is not None else {}
+    found = (
+        mid_slices(reorient_array(np.asarray(labels) > 0, affine)[0].astype(bool))
+        if labels is not None
+        else {}
+    )
     pixel = _display_spacing((spacing[0], spacing[1], spacing[2]))
     out = {}
     for view in VIEWS:
@@ -97,6 +106,8 @@ def render_views(
         rgb = np.repeat(g[:, :, None], 3, axis=2)
         if view in outlines:
             rgb[_outline(np.ascontiguousarray(outlines[view]))] = OUTLINE_RGB
+        if view in found:
+            rgb[np.ascontiguousarray(found[view])] = CANDIDATE_RGB
         img = Image.fromarray(rgb, mode="RGB")
         dy, dx = pixel[view]
         unit = min(dy, dx)

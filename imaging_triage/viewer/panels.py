@@ -47,6 +47,7 @@ from imaging_triage.viewer.render import Plane
 from imaging_triage.viewer.transfer import EncodedVolume
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.viewer.worklist import (
+    CANDIDATES_LABEL,
     SortKey,
     Study,
     next_unread,
@@ -163,7 +164,12 @@ def worklist_view(
     modality = c2.selectbox("Modality", ["All", "CT", "MR"], key="filter_modality")
     text = c3.text_input("Folder contains", key="filter_text")
     sort = c4.selectbox(
-        "Sort by", list(SortKey), format_func=lambda s: s.value.capitalize(), key="sort"
+        "Sort by",
+        list(SortKey),
+        format_func=lambda s: (
+            f"Candidates ({CANDIDATES_LABEL})" if s is SortKey.CANDIDATES else s.value.capitalize()
+        ),
+        key="sort",
     )
     rows = worklist_rows(
         studies,
@@ -183,17 +189,24 @@ def worklist_view(
         key="next_unread",
     )
     st.caption(f"{len(rows)} of {len(studies)} studies shown.")
-    widths = [3.5, 1, 0.8, 1.2, 2.6, 1.4, 1.4, 0.9]
-    names = ["Study", "Modality", "Series", "Status", "Outcome", "Urgency", "Reader", "Open"]
+    widths = [3.5, 1, 0.8, 1.2, 2.6, 1.4, 1.4, 1.3, 0.9]
+    names = ["Study", "Modality", "Series", "Status", "Outcome", "Urgency", "Reader"]
+    names += ["Candidates", "Open"]
     for col, name in zip(st.columns(widths), names, strict=True):
         col.markdown(f"**{name}**")
+        if name == "Candidates":
+            col.caption(CANDIDATES_LABEL)
     for row in rows:
         cols = st.columns(widths)
         cells = [row.source, row.modality, str(row.series), row.status.label]
         cells += [row.outcome or "–", row.urgency or "–", row.reviewer or "–"]
         for col, cell in zip(cols, cells, strict=False):
             col.text(cell)
-        cols[7].button(
+        cols[7].text(
+            row.candidates_text,
+            help="; ".join(row.candidate_reasons) or None,
+        )
+        cols[8].button(
             "Open",
             key=f"open_{row.key}",
             on_click=open_study,
