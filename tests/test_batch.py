@@ -45,7 +45,7 @@ iterations = [10]
 
 STEPS = {
     "ct": ["reorient", "clip", "resample", "brain_mask", "candidates"],
-    "mr": ["reorient", "n4", "resample", "brain_mask", "normalize"],
+    "mr": ["reorient", "n4", "resample", "brain_mask", "normalize", "candidates"],
 }
 
 
@@ -117,7 +117,7 @@ def test_rows_outputs_and_provenance(tree: Path, tmp_path: Path) -> None:
         assert sidecar["ImagingTriage"]["Pipeline"] == pipeline
     ct = load_nifti(tmp_path / rows["study0/ct0.nii.gz"]["output"])
     assert ct.data.dtype == np.int16  # HU, rounded
-    # the candidate checks ran on CT only, listed in the provenance and the manifest
+    # the candidate checks ran, listed in the provenance and the manifest
     stem = rows["study0/ct0.nii.gz"]["output"][: -len(".nii.gz")]
     prov = json.loads((tmp_path / f"{stem}_provenance.json").read_text())
     assert prov["outputs"]["candidates"] == Path(f"{stem}_candidates.nii.gz").name
@@ -127,11 +127,14 @@ def test_rows_outputs_and_provenance(tree: Path, tmp_path: Path) -> None:
     stored = json.loads((tmp_path / f"{stem}_candidates.json").read_text())
     assert rows["study0/ct0.nii.gz"]["candidates"] == str(stored["score"]["score"])
     assert prov["candidates"]["score"] == stored["score"]["score"]
-    assert rows["study0/mr0.nii.gz"]["candidates"] == ""
+    assert rows["study0/mr0.nii.gz"]["candidates"].isdigit()  # MR: midline, FLAIR
     folder = (tmp_path / stem).parent
     study = json.loads((folder / "study_candidates.json").read_text())
-    assert study["score"] == stored["score"]["score"]
-    assert study["series"] == [Path(rows["study0/ct0.nii.gz"]["output"]).name]
+    scores = [int(rows[k]["candidates"]) for k in ("study0/ct0.nii.gz", "study0/mr0.nii.gz")]
+    assert study["score"] == max(scores)
+    assert sorted(study["series"]) == sorted(
+        Path(rows[k]["output"]).name for k in ("study0/ct0.nii.gz", "study0/mr0.nii.gz")
+    )
     # no temporary files left behind
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
@@ -160,11 +163,11 @@ def test_resume_change_and_force(tree: Path, tmp_path: Path) -> None:
     assert statuses["study0/ct0.nii.gz"] == "ok"
     assert statuses["study0/mr0.nii.gz"] == "skipped"
 
-    # the candidate checks turned off: CT recomputed without them, their outputs removed
+    # the candidate checks turned off: recomputed without them, their outputs removed
     off = fast_config({"candidates": {"enabled": False}})
     fifth = run_batch(tree, tmp_path, off, jobs=2)
     statuses = {r.input: r.status for r in fifth.rows}
-    assert statuses["study0/ct0.nii.gz"] == "ok" and statuses["study0/mr0.nii.gz"] == "skipped"
+    assert statuses["study0/ct0.nii.gz"] == "ok" and statuses["study0/mr0.nii.gz"] == "ok"
     assert not list(tmp_path.rglob("*_candidates.*"))
     assert not list(tmp_path.rglob("study_candidates.json"))
 

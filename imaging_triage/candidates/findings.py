@@ -35,6 +35,14 @@ class Check(str, enum.Enum):
     VENTRICLES = "ventricles"
     #: CT parenchyma darker than its mirror image across the midline plane
     HYPODENSITY_ASYMMETRY = "hypodensity_asymmetry"
+    #: MR FLAIR brain brighter than its mirror image across the midline plane
+    FLAIR_ASYMMETRY = "flair_asymmetry"
+
+    @property
+    def unit(self) -> str:
+        """Unit of the image values the check reads: HU on CT, SD of the brain (the
+        z-scores of the MR pipeline) on MR."""
+        return "SD" if self is Check.FLAIR_ASYMMETRY else "HU"
 
 
 class CheckStatus(str, enum.Enum):
@@ -87,7 +95,8 @@ class Region:
     volume_ml : float
         Volume in millilitres.
     mean_hu, max_hu : float
-        Mean and maximum of the image values in the region (HU on CT).
+        Mean and maximum of the image values in the region (HU on CT, the z-scores of the
+        MR pipeline on MR: see :attr:`Check.unit`).
     centroid_ras_mm : tuple of float
         Centre of mass in RAS+ millimetres.
     side : Side
@@ -98,7 +107,8 @@ class Region:
     shape_hint : ShapeHint or None
         Hyperdense regions only.
     delta_hu : float or None
-        Hypodensity asymmetry only: mean difference from the mirrored region (negative).
+        Asymmetry checks only: mean difference from the mirrored region (negative for
+        hypodensity, positive for FLAIR hyperintensity).
     """
 
     label: int
@@ -145,10 +155,11 @@ class Region:
         parts = [f"{self.volume_ml:.1f} mL", self.side.value]
         if self.shape_hint is not None:
             parts.append(self.shape_hint.value.replace("_", " "))
+        unit = self.check.unit
         if self.delta_hu is not None:
-            parts.append(f"{self.delta_hu:+.1f} HU vs mirror")
+            parts.append(f"{self.delta_hu:+.1f} {unit} vs mirror")
         else:
-            parts.append(f"mean {self.mean_hu:.0f} HU")
+            parts.append(f"mean {self.mean_hu:.0f} {unit}")
         return ", ".join(parts)
 
 

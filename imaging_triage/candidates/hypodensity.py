@@ -166,22 +166,39 @@ def hypodensity_asymmetry(
         0 outside, else the region's position in ``result.regions`` plus one.
     """
     cfg = config or HypodensityConfig()
-    out = np.zeros(head.mask.shape, dtype=np.int32)
     if not head.ct:
+        out = np.zeros(head.mask.shape, dtype=np.int32)
         return not_applicable(Check.HYPODENSITY_ASYMMETRY, "a CT density check"), out
+    return asymmetry(head, head.values, ventricles, cfg, Check.HYPODENSITY_ASYMMETRY)
+
+
+def asymmetry(
+    head: Head,
+    values: npt.NDArray[np.float32],
+    ventricles: npt.NDArray[np.bool_],
+    cfg: HypodensityConfig,
+    check: Check,
+) -> tuple[CheckResult, npt.NDArray[np.int32]]:
+    """Regions where ``values`` are lower than their mirror (steps 1-3 of the module
+    docstring), reported as ``check`` with the image values of ``head``.
+
+    :func:`hypodensity_asymmetry` passes the CT values; a check of brighter regions
+    passes them negated (its ``delta_hu`` is then the negated difference).
+    """
+    out = np.zeros(head.mask.shape, dtype=np.int32)
     if head.plane is None:
-        return not_measured(Check.HYPODENSITY_ASYMMETRY, "no midline plane to mirror"), out
+        return not_measured(check, "no midline plane to mirror"), out
     sp = head.spacing
     f = _factors(sp, cfg.working_mm)
     box = _box_of_blocks(bounding_box(head.mask, 2.0, sp), f, head.mask.shape)
     origin = np.array([s.start for s in box])
     shape = tuple(s.stop - s.start for s in box)
     pad = [(0, -n % k) for n, k in zip(shape, f, strict=True)]
-    values = np.pad(head.values[box], pad, mode="edge")
+    padded = np.pad(values[box], pad, mode="edge")
     mask = np.pad(head.mask[box], pad)
     vent = np.pad(ventricles[box], pad)
     darker_c, diff_c = _darker(
-        _blocks(values, f),
+        _blocks(padded, f),
         _blocks(mask, f) > 0.5,
         _blocks(vent, f) > 0,
         _coarse_plane(head.plane.moved(origin), f),
@@ -192,7 +209,7 @@ def hypodensity_asymmetry(
     darker = _upsample(darker_c, f)[crop] & head.mask[box]
     diff = _upsample(diff_c, f)[crop]
     labels, _ = ndimage.label(darker)
-    result = CheckResult(Check.HYPODENSITY_ASYMMETRY, CheckStatus.MEASURED)
+    result = CheckResult(check, CheckStatus.MEASURED)
     found: list[tuple[float, Region, tuple[slice, ...], int]] = []
     for value, piece in enumerate(ndimage.find_objects(labels), start=1):
         if piece is None:
@@ -209,7 +226,7 @@ def hypodensity_asymmetry(
                 volume,
                 Region(
                     label=0,
-                    check=Check.HYPODENSITY_ASYMMETRY,
+                    check=check,
                     volume_ml=volume,
                     mean_hu=float(raw.mean()),
                     max_hu=float(raw.max()),

@@ -28,9 +28,9 @@ from imaging_triage.candidates.findings import (
     CheckResult,
     Region,
     ResultSet,
-    not_applicable,
     not_measured,
 )
+from imaging_triage.candidates.flair import FlairConfig, flair_asymmetry, is_flair
 from imaging_triage.candidates.hyperdensity import HyperdensityConfig, hyperdensity
 from imaging_triage.candidates.hypodensity import HypodensityConfig, hypodensity_asymmetry
 from imaging_triage.candidates.midline import MidlineConfig, midline_shift
@@ -55,6 +55,12 @@ class CandidateConfig:
     ventricles: VentricleConfig = field(default_factory=VentricleConfig)
     midline: MidlineConfig = field(default_factory=MidlineConfig)
     hypodensity: HypodensityConfig = field(default_factory=HypodensityConfig)
+    flair: FlairConfig = field(default_factory=FlairConfig)
+    #: the ventricles on MR, in the z-scores of the MR pipeline (CSF is dark on T1 and
+    #: FLAIR): for the midline shift (mass effect) of an MR series
+    mr_ventricles: VentricleConfig = field(
+        default_factory=lambda: VentricleConfig(csf_hu=(-10.0, -1.5), edge_hu=-1.0)
+    )
     score: ScoreWeights = field(default_factory=ScoreWeights)
     #: checks to run, by :class:`~.findings.Check` value (default: all)
     checks: tuple[str, ...] = tuple(c.value for c in Check)
@@ -187,7 +193,7 @@ def run_checks(
     ras, forward, backward = to_ras_grid(volume)
     head = prepare(ras, reorder(mask, forward), ct)
     wanted = {Check(c) for c in cfg.checks}
-    results, label_maps = _checks(head, cfg, wanted)
+    results, label_maps = _checks(head, cfg, wanted, flair=not ct and is_flair(volume.info))
     labels_ras = _number(results, label_maps, head.mask.shape)
     labels = reorder(labels_ras, backward).astype(np.uint8)
     axis = _key_slices(results, labels, volume.affine)
@@ -196,20 +202,13 @@ def run_checks(
 
 
 def _checks(
-    head: Head, cfg: CandidateConfig, wanted: set[Check]
+    head: Head, cfg: CandidateConfig, wanted: set[Check], flair: bool = False
 ) -> tuple[list[CheckResult], dict[Check, npt.NDArray[np.int32]]]:
     results: list[CheckResult] = []
     maps: dict[Check, npt.NDArray[np.int32]] = {}
-    if not head.ct:
-        for check in Check:
-            if check in wanted:
-                results.append(
-                    not_applicable(check, "CT check; the MR checks are not implemented yet")
-                )
-        return results, maps
     if not head.mask.any():
         return [not_measured(c, "empty brain mask") for c in Check if c in wanted], maps
-    ventricles = ventricle_mask(head, cfg.ventricles)
+    ventricles = ventricle_mask(head, cfg.ventricles if head.ct else cfg.mr_ventricles)
     for check in Check:
         if check not in wanted:
             continue
@@ -219,8 +218,10 @@ def _checks(
             result = midline_shift(head, ventricles, cfg.midline)
         elif check is Check.VENTRICLES:
             result = evans_index(head, ventricles, cfg.ventricles)
-        else:
+        elif check is Check.HYPODENSITY_ASYMMETRY:
             result, maps[check] = hypodensity_asymmetry(head, ventricles, cfg.hypodensity)
+        else:
+            result, maps[check] = flair_asymmetry(head, ventricles, flair, cfg.flair)
         results.append(result)
     return results, maps
 

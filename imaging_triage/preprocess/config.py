@@ -17,9 +17,10 @@ Defaults are sensible per modality and a TOML file (``--config``) overrides any 
     [batch]
     max_tasks_per_child = 10
 
-    [candidates]                    # the automated candidate checks, last step on CT
+    [candidates]                    # the automated candidate checks, last step on CT and MR
     enabled = true                  # false: no candidate outputs
-    checks = ["hyperdensity", "midline_shift", "ventricles", "hypodensity_asymmetry"]
+    checks = ["hyperdensity", "midline_shift", "ventricles", "hypodensity_asymmetry",
+              "flair_asymmetry"]
 
     [candidates.hyperdensity]
     acute_hu = [50.0, 90.0]
@@ -124,7 +125,7 @@ class BatchConfig:
 # Candidate checks (issue 14): the [candidates] section, kept apart from the steps above.
 
 #: pipelines whose series get the candidate checks (they need HU and a brain mask)
-CANDIDATE_PIPELINES = (Pipeline.CT,)
+CANDIDATE_PIPELINES = (Pipeline.CT, Pipeline.MR)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class CandidatesSettings:
     checks : CandidateConfig
         Which checks and their parameters (sub-tables ``[candidates.hyperdensity]``,
         ``[candidates.midline]``, ``[candidates.ventricles]``, ``[candidates.hypodensity]``,
-        ``[candidates.score]``).
+        ``[candidates.flair]``, ``[candidates.mr_ventricles]``, ``[candidates.score]``).
     """
 
     enabled: bool = True
@@ -156,7 +157,15 @@ class CandidatesSettings:
 
 
 #: sub-tables of [candidates], by name: the field of CandidateConfig each one sets
-_CANDIDATE_TABLES = ("hyperdensity", "midline", "ventricles", "hypodensity", "score")
+_CANDIDATE_TABLES = (
+    "hyperdensity",
+    "midline",
+    "ventricles",
+    "hypodensity",
+    "flair",
+    "mr_ventricles",
+    "score",
+)
 
 
 def merge_candidates(base: CandidatesSettings, section: dict[str, Any]) -> CandidatesSettings:

@@ -119,15 +119,15 @@ def candidates_panel(opened: OpenSeries, record: SeriesRecord | None = None) -> 
     With the ``record`` of a ``preprocess`` output, the button shows the candidates the
     pipeline wrote instead of running the checks.
     """
-    if not opened.is_ct:
+    stored = record is not None and stored_candidates(record) is not None
+    if not opened.is_ct and not stored:  # on demand: CT only (MR needs its pipeline's mask)
         return
-    with st.expander("Automated candidates (CT)", expanded=S["candidates"] is not None):
+    with st.expander("Automated candidates", expanded=S["candidates"] is not None):
         st.caption(
             "Automated candidates, not a diagnosis: explainable checks for the reader to "
             "judge; not validated on patients (README, Candidates). A study without a "
             "candidate is not normal."
         )
-        stored = record is not None and stored_candidates(record) is not None
         st.button(
             "Show the candidates of preprocess" if stored else "Run the candidate checks",
             key="run_candidates",

@@ -15,11 +15,11 @@ from imaging_triage.preprocess.config import (
 )
 
 
-def test_candidates_on_by_default_for_ct_only() -> None:
+def test_candidates_on_by_default_for_ct_and_mr() -> None:
     config = default_config()
     assert config.candidates.enabled
-    assert config.candidates.applies_to(Pipeline.CT)
-    assert not config.candidates.applies_to(Pipeline.MR)
+    assert config.candidates.applies_to(Pipeline.CT) and config.candidates.applies_to(Pipeline.MR)
+    assert not config.candidates.applies_to(Pipeline.OTHER)
 
 
 def test_candidates_section_overrides_and_round_trips() -> None:
@@ -42,13 +42,14 @@ def test_candidates_section_overrides_and_round_trips() -> None:
     assert again.candidates == settings
 
 
-def test_candidate_parameters_change_the_ct_hash_only() -> None:
+def test_candidate_parameters_change_the_hash_of_the_pipelines_they_run_in() -> None:
     base = default_config()
     changed = merge(base, {"candidates": {"midline": {"flag_mm": 4.0}}})
     off = merge(base, {"candidates": {"enabled": False}})
-    assert param_hash(base, Pipeline.CT) != param_hash(changed, Pipeline.CT)
-    assert param_hash(base, Pipeline.CT) != param_hash(off, Pipeline.CT)
-    assert param_hash(base, Pipeline.MR) == param_hash(changed, Pipeline.MR)
+    for pipe in (Pipeline.CT, Pipeline.MR):
+        assert param_hash(base, pipe) != param_hash(changed, pipe)
+        assert param_hash(base, pipe) != param_hash(off, pipe)
+    assert param_hash(base, Pipeline.OTHER) == param_hash(changed, Pipeline.OTHER)
 
 
 @pytest.mark.parametrize(
