@@ -230,7 +230,8 @@ def sample_rows(samples: Path, repeat: int = 1) -> dict[str, Any]:
                 name: round(sum(v for lab, v in regions if (name, lab) not in touched), 2)
                 for name, regions in maps.items()
             }
-            mimics += mimic_rows(study_dir.name, truth, labels, image)
+            lesion_labels = np.isin(labels, [lab for _, lab in touched])
+            mimics += mimic_rows(study_dir.name, truth, np.where(lesion_labels, 0, labels), image)
             shift = report.result(_check("midline_shift"))
             evans = report.result(_check("ventricles"))
             studies.append(
@@ -253,7 +254,8 @@ def sample_rows(samples: Path, repeat: int = 1) -> dict[str, Any]:
 def mimic_rows(
     study: str, truth: dict[str, Any], labels: npt.NDArray[np.uint8], image: Any
 ) -> list[dict[str, Any]]:
-    """Per mimic of truth.json (not a finding): candidate volume (mL) near it.
+    """Per mimic of truth.json (not a finding): candidate volume (mL) near it, of the
+    regions that overlap no lesion (``labels`` has the others removed).
 
     Near a calcification: within its largest radius plus 5 mm of its centre. Near the
     beam-hardening streaks: within 10 mm of the level of the petrous apices, behind them
