@@ -324,7 +324,7 @@ def test_dask_cluster_gives_identical_outputs(tree: Path, tmp_path: Path) -> Non
         (r["input"], r["status"]) for r in read_manifest(local / "manifest.csv")
     ]
     got, want = outputs_of(remote), outputs_of(local)
-    assert got.keys() == want.keys() and len(want) == 4  # 2 images + 2 masks
+    assert got.keys() == want.keys() and len(want) == 6  # images, masks, candidate labels
     for key in want:
         assert np.array_equal(got[key], want[key]), key
 
