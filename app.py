@@ -167,7 +167,7 @@ def study_view(
             ui.finding_form(study, record, opened, store, setup)
         ui.findings_list(review, opened, store)
     with right:
-        candidates_panel(opened)
+        candidates_panel(opened, record)
         ui.measurements_panel(opened)
         reading_panel.double_read_panel(setup)
         if not setup.refusal:

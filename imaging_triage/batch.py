@@ -72,6 +72,9 @@ class ManifestRow:
     worker_pid: int = 0
     #: brain-mask QC: ``pass``, ``warn: reasons`` (see preprocess/qc.py), empty when no mask
     qc: str = ""
+    #: automated candidate score of the series (0-100; empty when the checks did not run):
+    #: a candidate for a reader, never a diagnosis
+    candidates: str = ""
     #: QC renderings of the first output (view -> PNG bytes), made by the worker for the
     #: report; not a manifest column
     views: dict[str, bytes] = field(default_factory=dict, repr=False, metadata={"column": False})
@@ -223,6 +226,11 @@ def _qc_cell(reports: list[QCReport]) -> str:
     return reports[0].summary() if reports else ""
 
 
+def _candidates_cell(scores: list[int]) -> str:
+    """The manifest cell of a series: its highest candidate score, empty when none ran."""
+    return str(max(scores)) if scores else ""
+
+
 def _check_greyscale(volumes: list[Volume], record: SeriesRecord) -> None:
     for volume in volumes:
         if volume.data.dtype.names is not None or volume.data.dtype.kind not in "biuf":
@@ -281,6 +289,9 @@ def run_task(task: Task) -> ManifestRow:
             )
             row.pipeline = previous[0].get("pipeline", "")
             row.qc = _qc_cell([QCReport.from_dict(p["qc"]) for p in previous if p.get("qc")])
+            row.candidates = _candidates_cell(
+                [p["candidates"]["score"] for p in previous if p.get("candidates")]
+            )
         else:
             t_load = time.perf_counter()
             volumes = ingest.load(record)
@@ -312,6 +323,9 @@ def run_task(task: Task) -> ManifestRow:
             row.views = outputs[0].views if outputs else {}
             row.qc = next((o.qc for o in outputs if o.qc.startswith("warn")), "") or next(
                 (o.qc for o in outputs if o.qc), ""
+            )
+            row.candidates = _candidates_cell(
+                [o.candidate_score for o in outputs if o.candidate_score is not None]
             )
             steps: dict[str, float] = {"load": round(load_seconds, 4)}
             for o in outputs:
@@ -583,6 +597,25 @@ def _dask_results(tasks: Sequence[Task], address: str) -> Iterator[tuple[Task, M
             yield task, row
 
 
+def write_study_scores(out: Path, rows: Sequence[ManifestRow]) -> list[Path]:
+    """Write ``study_candidates.json`` in each study folder of ``out`` whose series have
+    candidates (:func:`imaging_triage.candidates.stored.write_study_candidates`)."""
+    from imaging_triage.candidates.stored import write_study_candidates
+
+    by_study: dict[str, list[Path]] = {}
+    for row in rows:
+        for rel in filter(None, row.output.split(";")):
+            parts = Path(rel).parts
+            if len(parts) > 1:
+                by_study.setdefault(parts[0], []).append(out / rel)
+    written = []
+    for folder, images in sorted(by_study.items()):
+        path = write_study_candidates(out / folder, images)
+        if path is not None:
+            written.append(path)
+    return written
+
+
 def run_batch(
     root: str | Path,
     out: str | Path,
@@ -670,6 +703,8 @@ def run_batch(
         bar.close()
     summary.rows = manifest.rows
     manifest.write()
+    if config is not None:  # (also removes study scores the checks no longer back)
+        write_study_scores(out_path, summary.rows)
     failed = summary.count(Status.FAILED)
     summary.exit_code = EXIT_PARTIAL if failed else EXIT_OK
     return summary

@@ -71,6 +71,8 @@ class Tissue(enum.IntEnum):
     SOFT = 14
     #: air in the paranasal sinuses
     SINUS = 15
+    #: physiological calcification (pineal gland, choroid plexus, falx): not a finding
+    CALCIFICATION = 16
 
 
 #: tissues that make up the brain parenchyma (what an infarct or oedema can affect)
@@ -98,6 +100,10 @@ class LesionKind(str, enum.Enum):
     MASS = "mass"
     #: vasogenic oedema around a mass (modifier of ``mass_edema``)
     EDEMA = "edema"
+    #: acute epidural hematoma (biconvex lens against the inner table)
+    EDH = "edh"
+    #: intraventricular hemorrhage (blood layering in the ventricles)
+    IVH = "ivh"
 
 
 @dataclass(frozen=True)
@@ -188,12 +194,20 @@ class HeadSpec:
         Centre (RAS mm) of the displacement.
     sulcal_seed : int
         Seed of the gyral pattern (kept fixed so every study has the same brain).
+    calcifications : bool
+        Draw the physiological calcifications of :data:`CALCIFICATIONS` (pineal gland,
+        choroid plexus glomera, a falx plaque): dense, small, never findings.
+    beam_hardening_hu : float
+        Peak amplitude (HU) of the beam-hardening streaks of :func:`beam_hardening`
+        between the petrous bones (0: none). CT only.
     """
 
     lesions: tuple[Lesion, ...] = ()
     midline_shift_mm: float = 0.0
     shift_centre: tuple[float, float, float] = (0.0, 0.0, 15.0)
     sulcal_seed: int = 7
+    calcifications: bool = False
+    beam_hardening_hu: float = 0.0
 
 
 # --- the head: fixed geometry ---------------------------------------------------------
@@ -233,6 +247,20 @@ SUPRASELLAR_CISTERN = Ellipsoid((0.0, 8.0, -19.0), (11.0, 8.0, 4.0))
 BRAINSTEM_Y = -16.0
 BRAINSTEM_RADII = (11.0, 10.0)
 SINUSES = (Ellipsoid((0.0, 55.0, -70.0), (28.0, 22.0, 18.0)),)
+#: physiological calcifications, by name (brain coordinates: they move with a midline
+#: shift): the pineal gland behind the third ventricle, the glomera of the choroid plexus
+#: in the atria of the lateral ventricles, a plaque in the falx
+CALCIFICATIONS: dict[str, Ellipsoid] = {
+    "pineal gland": Ellipsoid((0.0, -19.0, 2.0), (3.0, 3.0, 3.0)),
+    "right choroid plexus": Ellipsoid((13.0, -24.0, 12.0), (3.0, 4.0, 3.0)),
+    "left choroid plexus": Ellipsoid((-13.0, -24.0, 12.0), (3.0, 4.0, 3.0)),
+    "falx": Ellipsoid((0.0, 25.0, 45.0), (1.5, 8.0, 5.0)),
+}
+#: the petrous apices (RAS mm), where the beam-hardening streaks of the skull base start
+PETROUS_APICES = ((-26.0, -20.0, -44.0), (26.0, -20.0, -44.0))
+#: directions (in-plane angle from +x, degrees) of the bright streaks from the left apex;
+#: the right apex has their mirror images
+STREAK_ANGLES_DEG = (-40.0, -65.0)
 
 
 def skull_floor(p: FloatArray) -> FloatArray:
@@ -250,6 +278,35 @@ def skull_floor(p: FloatArray) -> FloatArray:
 def tentorium(p: FloatArray) -> FloatArray:
     """Height (z, mm) of the tentorium cerebelli (slopes down posteriorly and laterally)."""
     return -18.0 + 0.28 * (p[..., 1] + 22.0) - 0.003 * p[..., 0] ** 2
+
+
+def beam_hardening(points: npt.ArrayLike, amplitude_hu: float) -> FloatArray:
+    """CT beam-hardening streaks near the skull base (HU to add), in patient space.
+
+    The dense petrous bones harden the beam along the rays joining them: a dark band
+    between the petrous apices (the Hounsfield bar, ``-0.7 * amplitude``) and thin bright
+    streaks fanning back from each apex into the posterior fossa (``+amplitude`` at
+    their start, fading over 35 mm), all in the axial plane and strongest at the level of
+    the apices (fading 6 mm above and below). Thin, straight and dense enough to look
+    like blood: a mimic the checks must not flag.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    level = PETROUS_APICES[0][2]
+    envelope = np.exp(-(((z - level) / 6.0) ** 2))
+    (lx, ly, _), (rx, _, _) = PETROUS_APICES
+    between = np.clip(x, lx, rx)
+    band = np.hypot(x - between, y - ly)
+    out = -0.7 * amplitude_hu * np.exp(-((band / 3.0) ** 2))
+    for ax, ay, _ in PETROUS_APICES:
+        for angle in STREAK_ANGLES_DEG:
+            theta = math.radians(angle if ax < 0 else 180.0 - angle)
+            ux, uy = math.cos(theta), math.sin(theta)
+            along = (x - ax) * ux + (y - ay) * uy
+            across = np.abs(-(x - ax) * uy + (y - ay) * ux)
+            ray = np.exp(-((across / 1.2) ** 2)) * np.exp(-np.clip(along, 0.0, None) / 35.0)
+            out = out + amplitude_hu * np.where(along > 0, ray, 0.0)
+    return np.asarray(out * envelope, dtype=np.float64)
 
 
 def _shift(p: FloatArray, spec: HeadSpec) -> FloatArray:
@@ -424,6 +481,9 @@ def _intracranial(p: FloatArray, floor: FloatArray, spec: HeadSpec) -> IntArray:
     fissure_zone = cerebrum & ((qz > 24.0) | (np.abs(qy + 2.0) > 42.0))
     tissue[fissure_zone & (np.abs(qx) < 2.0)] = Tissue.CSF
     tissue[fissure_zone & (np.abs(qx) < 0.7)] = Tissue.DURA
+    if spec.calcifications:
+        for calcification in CALCIFICATIONS.values():
+            tissue[calcification.rho(q) < 1.0] = Tissue.CALCIFICATION
     return tissue
 
 
@@ -464,6 +524,7 @@ CT_HU: dict[Tissue, float] = {
     Tissue.SKULL_BASE: 1100.0,
     Tissue.SOFT: 45.0,
     Tissue.SINUS: -950.0,
+    Tissue.CALCIFICATION: 300.0,
 }
 
 #: MR signal (arbitrary units) of each tissue: T1-weighted and FLAIR-like
@@ -485,6 +546,7 @@ MR_SIGNAL: dict[str, dict[Tissue, float]] = {
         Tissue.SKULL_BASE: 120.0,
         Tissue.SOFT: 560.0,
         Tissue.SINUS: 10.0,
+        Tissue.CALCIFICATION: 200.0,
     },
     "FLAIR": {
         Tissue.AIR: 0.0,
@@ -503,6 +565,7 @@ MR_SIGNAL: dict[str, dict[Tissue, float]] = {
         Tissue.SKULL_BASE: 90.0,
         Tissue.SOFT: 460.0,
         Tissue.SINUS: 10.0,
+        Tissue.CALCIFICATION: 120.0,
     },
 }
 
@@ -514,12 +577,18 @@ def _lookup(table: dict[Tissue, float], tissue: IntArray) -> FloatArray:
     return lut[tissue]
 
 
-def ct_values(tissue: IntArray, lesion: IntArray, spec: HeadSpec) -> FloatArray:
-    """Noise-free CT density (HU) of classified points."""
+def ct_values(
+    tissue: IntArray, lesion: IntArray, spec: HeadSpec, points: npt.ArrayLike | None = None
+) -> FloatArray:
+    """Noise-free CT density (HU) of classified points (with the beam-hardening streaks of
+    ``spec`` inside the skull when the ``points`` are given)."""
     hu = _lookup(CT_HU, tissue)
     for index, les in enumerate(spec.lesions, start=1):
         mask = lesion == index
         hu[mask] = les.ct_hu if les.ct_hu is not None else hu[mask] + les.ct_delta_hu
+    if spec.beam_hardening_hu and points is not None:
+        inside = np.isin(tissue, [int(t) for t in (*INTRACRANIAL, Tissue.CALCIFICATION)])
+        hu = hu + np.where(inside, beam_hardening(points, spec.beam_hardening_hu), 0.0)
     return hu
 
 

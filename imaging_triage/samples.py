@@ -42,9 +42,12 @@ import numpy.typing as npt
 
 from imaging_triage.dicom.discover import IGNORE_MARKER
 from imaging_triage.phantom import (
+    CALCIFICATIONS,
     CSF_SPACES,
+    CT_HU,
     INTRACRANIAL,
     PARENCHYMA,
+    PETROUS_APICES,
     Crescent,
     Ellipsoid,
     HeadSpec,
@@ -77,6 +80,9 @@ CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+#: Deflated Explicit VR Little Endian: lossless, smaller than RLE on noisy CT (the sample
+#: budget); reproduced byte for byte by the same zlib, checked by its inflated content
+DEFLATED = "1.2.840.10008.1.2.1.99"
 IMPLEMENTATION_VERSION = "IMGTRIAGE_010"
 
 #: sub-samples through the slice thickness (partial volume along the slice normal)
@@ -217,6 +223,9 @@ class StudySpec:
     #: date): this study is its follow-up, ``follow_up_days`` after it
     follow_up_of: str = ""
     follow_up_days: int = 0
+    #: the acquisition grid when not the modality's default (:data:`CT_GEOMETRY`,
+    #: :data:`MR_GEOMETRY`); the gantry tilt is ``tilt_deg`` whatever the grid
+    geometry: StackGeometry | None = None
 
 
 SDH = Lesion(
@@ -273,6 +282,32 @@ CONTUSION_RESOLVING = dataclasses.replace(
 )
 
 
+#: an adult head with its physiological calcifications (pineal, choroid plexus, falx)
+CALCIFIED = HeadSpec(calcifications=True)
+#: acute epidural hematoma: a small biconvex lens over the right parietal convexity
+EDH = Lesion(
+    LesionKind.EDH,
+    Crescent(direction=(1.0, 0.05, 0.35), half_angle_deg=16.0, thickness_mm=8.0),
+    occupies=INTRACRANIAL,
+    ct_hu=65.0,
+)
+#: intraventricular blood layering in the dependent (posterior) lateral ventricles
+IVH = Lesion(
+    LesionKind.IVH,
+    Ellipsoid((0.0, -28.0, 10.0), (24.0, 12.0, 7.0)),
+    occupies=frozenset({Tissue.VENTRICLE}),
+    ct_hu=60.0,
+)
+#: amplitude (HU) of the beam-hardening streaks of the mimics study
+BEAM_HARDENING_HU = 30.0
+#: the grid of the studies added for the candidate checks (08-10): the same field of view
+#: and slices as :data:`CT_GEOMETRY` with 1.2 mm pixels (192 x 192), as a 256-matrix scanner
+#: reconstructs a large field of view; half the bytes of a 0.9 mm image
+CT_GEOMETRY_COARSE = StackGeometry(
+    rows=192, cols=192, pixel_mm=1.2, n_slices=28, first_z=-57.5, step_mm=5.0, thickness_mm=5.0
+)
+
+
 def study_specs() -> list[StudySpec]:
     """The sample studies, in order (the order is part of the deterministic output)."""
     return [
@@ -286,6 +321,7 @@ def study_specs() -> list[StudySpec]:
             outcome="no_acute_abnormality",
             urgency="routine",
             description="Normal non-contrast head CT: no acute intracranial abnormality.",
+            transfer_syntax=DEFLATED,
             sex="F",
             age_years=34,
         ),
@@ -311,7 +347,7 @@ def study_specs() -> list[StudySpec]:
         ),
         StudySpec(
             key="03_ct_sah",
-            title="CT head, subtle subarachnoid hemorrhage (RLE)",
+            title="CT head, subtle subarachnoid hemorrhage (Deflated)",
             patient_name="PHANTOM^SUBARACHNOID",
             modality="CT",
             head=HeadSpec(lesions=(SAH_CISTERNS, SAH_SYLVIAN)),
@@ -328,13 +364,13 @@ def study_specs() -> list[StudySpec]:
             urgency="critical",
             description="Subtle subarachnoid hemorrhage (52-56 HU, barely above grey matter) "
             "in the basal cisterns and the right Sylvian fissure and sulci. The hard case.",
-            transfer_syntax=RLE_LOSSLESS,
+            transfer_syntax=DEFLATED,
             sex="F",
             age_years=46,
         ),
         StudySpec(
             key="04_ct_infarct",
-            title="CT head, acute left MCA territory infarct (RLE)",
+            title="CT head, acute left MCA territory infarct (Deflated)",
             patient_name="PHANTOM^INFARCT",
             modality="CT",
             head=HeadSpec(lesions=(INFARCT,)),
@@ -350,7 +386,7 @@ def study_specs() -> list[StudySpec]:
             urgency="critical",
             description="Acute ischemic infarct in the left middle cerebral artery territory: "
             "cortex, white matter and lentiform nucleus 8 HU below the mirrored right side.",
-            transfer_syntax=RLE_LOSSLESS,
+            transfer_syntax=DEFLATED,
             sex="M",
             age_years=67,
         ),
@@ -402,7 +438,7 @@ def study_specs() -> list[StudySpec]:
         StudySpec(
             key="07_ct_sdh_followup",
             title="CT head, follow-up of 02 after 10 days: subacute left subdural hematoma, "
-            "smaller (RLE)",
+            "smaller (Deflated)",
             patient_name="PHANTOM^SUBDURAL",
             modality="CT",
             head=HeadSpec(lesions=(SDH_SUBACUTE, CONTUSION_RESOLVING)),
@@ -420,11 +456,72 @@ def study_specs() -> list[StudySpec]:
             "frontoparietal subdural hematoma is smaller (up to 5 mm thick, from 9 mm) and "
             "subacute (45 HU, from 70 HU: nearly isodense to grey matter); no midline shift "
             "(was 4 mm); the right frontal contusion is resolving (smaller, 52 HU).",
-            transfer_syntax=RLE_LOSSLESS,
+            transfer_syntax=DEFLATED,
             sex="M",
             age_years=78,
             follow_up_of="02_ct_sdh",
             follow_up_days=10,
+        ),
+        StudySpec(
+            key="08_ct_normal_mimics",
+            title="CT head, normal, with physiological calcifications and beam hardening",
+            patient_name="PHANTOM^MIMICS",
+            modality="CT",
+            head=dataclasses.replace(CALCIFIED, beam_hardening_hu=BEAM_HARDENING_HU),
+            findings=(),
+            outcome="no_acute_abnormality",
+            urgency="routine",
+            description="Normal non-contrast head CT of an adult: dense physiological "
+            "calcifications of the pineal gland, both choroid plexus glomera and a falx plaque, "
+            "and beam-hardening streaks between the petrous bones. None of these is a finding: "
+            "they are the usual mimics of blood.",
+            transfer_syntax=DEFLATED,
+            geometry=CT_GEOMETRY_COARSE,
+            sex="F",
+            age_years=62,
+        ),
+        StudySpec(
+            key="09_ct_edh",
+            title="CT head, small acute right epidural hematoma",
+            patient_name="PHANTOM^EPIDURAL",
+            modality="CT",
+            head=dataclasses.replace(CALCIFIED, lesions=(EDH,)),
+            findings=(
+                FindingTruth(EDH, "right", "right parietal convexity", expected_hu=(55.0, 75.0)),
+            ),
+            outcome="secondary_cause_suspected",
+            urgency="critical",
+            description="Small acute epidural hematoma (65 HU, biconvex, up to 8 mm thick) over "
+            "the right parietal convexity, without midline shift; physiological calcifications "
+            "(pineal, choroid plexus, falx) that are not findings.",
+            transfer_syntax=DEFLATED,
+            geometry=CT_GEOMETRY_COARSE,
+            sex="M",
+            age_years=23,
+        ),
+        StudySpec(
+            key="10_ct_ivh",
+            title="CT head, intraventricular hemorrhage",
+            patient_name="PHANTOM^INTRAVENTRICULAR",
+            modality="CT",
+            head=dataclasses.replace(CALCIFIED, lesions=(IVH,)),
+            findings=(
+                FindingTruth(
+                    IVH,
+                    "bilateral",
+                    "occipital horns and atria of both lateral ventricles",
+                    expected_hu=(45.0, 70.0),
+                ),
+            ),
+            outcome="secondary_cause_suspected",
+            urgency="critical",
+            description="Intraventricular hemorrhage (60 HU) layering in the occipital horns and "
+            "atria of both lateral ventricles, around the calcified choroid plexus glomera "
+            "(which are not findings); no hydrocephalus.",
+            transfer_syntax=DEFLATED,
+            geometry=CT_GEOMETRY_COARSE,
+            sex="F",
+            age_years=71,
         ),
     ]
 
@@ -520,7 +617,7 @@ def render_stack(
             points = geometry.pixel_points_ras(k, frac * geometry.thickness_mm)
             tissue, lesion = classify(points, spec.head)
             if spec.modality == "CT":
-                acc += ct_values(tissue, lesion, spec.head)
+                acc += ct_values(tissue, lesion, spec.head, points)
             else:
                 acc += mr_values(tissue, lesion, spec.head, contrast) * bias_field(points)
             if frac == 0.0:
@@ -662,6 +759,8 @@ def _finish(
         ds.compress(RLE_LOSSLESS, arr, encoding_plugin="pydicom", generate_instance_uid=False)
         ds.file_meta.ImplementationClassUID = meta.ImplementationClassUID
         ds.file_meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    elif transfer_syntax == DEFLATED:
+        meta.TransferSyntaxUID = UID(DEFLATED)  # pydicom deflates the dataset on writing
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
@@ -803,7 +902,7 @@ def _write_localizer(output: Path, spec: StudySpec, index: int, seed: int) -> Pa
 
 
 def _stack_geometry(spec: StudySpec) -> StackGeometry:
-    base = CT_GEOMETRY if spec.modality == "CT" else MR_GEOMETRY
+    base = spec.geometry or (CT_GEOMETRY if spec.modality == "CT" else MR_GEOMETRY)
     return dataclasses.replace(base, tilt_deg=spec.tilt_deg)
 
 
@@ -908,6 +1007,35 @@ def _finding_record(
     return record
 
 
+def mimic_records(spec: StudySpec) -> list[dict[str, Any]]:
+    """The mimics drawn in a study (physiological calcifications, beam hardening): each
+    with ``"finding": false``, what the truth says about them."""
+    out: list[dict[str, Any]] = []
+    if spec.head.calcifications:
+        for name, shape in CALCIFICATIONS.items():
+            out.append(
+                {
+                    "type": "physiological_calcification",
+                    "location": name,
+                    "centre_ras_mm": list(shape.centre),
+                    "radii_mm": list(shape.radii),
+                    "true_hu": CT_HU[Tissue.CALCIFICATION] if spec.modality == "CT" else None,
+                    "finding": False,
+                }
+            )
+    if spec.head.beam_hardening_hu and spec.modality == "CT":
+        out.append(
+            {
+                "type": "beam_hardening",
+                "location": "streaks between and behind the petrous bones (posterior fossa)",
+                "centre_ras_mm": [0.0, PETROUS_APICES[0][1], PETROUS_APICES[0][2]],
+                "amplitude_hu": spec.head.beam_hardening_hu,
+                "finding": False,
+            }
+        )
+    return out
+
+
 def generate_study(
     spec: StudySpec, index: int, output: str | Path, seed: int = DEFAULT_SEED
 ) -> dict[str, Any]:
@@ -990,6 +1118,7 @@ def generate_study(
         "urgency": spec.urgency,
         "findings": findings,
         "modifiers": list(spec.modifiers),
+        "mimics": mimic_records(spec),
         "series": series_records,
         "label_space": "Label volumes are on the acquired grid: i = image column, j = image row, "
         "k = slice (instance number - 1, inferior to superior); the affine maps to RAS+ mm. "

@@ -44,8 +44,8 @@ iterations = [10]
 
 
 STEPS = {
-    "ct": ["reorient", "clip", "resample", "brain_mask"],
-    "mr": ["reorient", "n4", "resample", "brain_mask", "normalize"],
+    "ct": ["reorient", "clip", "resample", "brain_mask", "candidates"],
+    "mr": ["reorient", "n4", "resample", "brain_mask", "normalize", "candidates"],
 }
 
 
@@ -117,6 +117,24 @@ def test_rows_outputs_and_provenance(tree: Path, tmp_path: Path) -> None:
         assert sidecar["ImagingTriage"]["Pipeline"] == pipeline
     ct = load_nifti(tmp_path / rows["study0/ct0.nii.gz"]["output"])
     assert ct.data.dtype == np.int16  # HU, rounded
+    # the candidate checks ran, listed in the provenance and the manifest
+    stem = rows["study0/ct0.nii.gz"]["output"][: -len(".nii.gz")]
+    prov = json.loads((tmp_path / f"{stem}_provenance.json").read_text())
+    assert prov["outputs"]["candidates"] == Path(f"{stem}_candidates.nii.gz").name
+    assert prov["outputs"]["candidates_json"] == Path(f"{stem}_candidates.json").name
+    labels = load_nifti(tmp_path / f"{stem}_candidates.nii.gz")
+    assert labels.shape == ct.shape and labels.data.dtype == np.uint8
+    stored = json.loads((tmp_path / f"{stem}_candidates.json").read_text())
+    assert rows["study0/ct0.nii.gz"]["candidates"] == str(stored["score"]["score"])
+    assert prov["candidates"]["score"] == stored["score"]["score"]
+    assert rows["study0/mr0.nii.gz"]["candidates"].isdigit()  # MR: midline, FLAIR
+    folder = (tmp_path / stem).parent
+    study = json.loads((folder / "study_candidates.json").read_text())
+    scores = [int(rows[k]["candidates"]) for k in ("study0/ct0.nii.gz", "study0/mr0.nii.gz")]
+    assert study["score"] == max(scores)
+    assert sorted(study["series"]) == sorted(
+        Path(rows[k]["output"]).name for k in ("study0/ct0.nii.gz", "study0/mr0.nii.gz")
+    )
     # no temporary files left behind
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
@@ -144,6 +162,14 @@ def test_resume_change_and_force(tree: Path, tmp_path: Path) -> None:
     statuses = {r.input: r.status for r in third.rows}
     assert statuses["study0/ct0.nii.gz"] == "ok"
     assert statuses["study0/mr0.nii.gz"] == "skipped"
+
+    # the candidate checks turned off: recomputed without them, their outputs removed
+    off = fast_config({"candidates": {"enabled": False}})
+    fifth = run_batch(tree, tmp_path, off, jobs=2)
+    statuses = {r.input: r.status for r in fifth.rows}
+    assert statuses["study0/ct0.nii.gz"] == "ok" and statuses["study0/mr0.nii.gz"] == "ok"
+    assert not list(tmp_path.rglob("*_candidates.*"))
+    assert not list(tmp_path.rglob("study_candidates.json"))
 
     # --force recomputes everything, with identical results
     fourth = run_batch(tree, tmp_path, fast_config(), jobs=2, force=True)
@@ -298,7 +324,7 @@ def test_dask_cluster_gives_identical_outputs(tree: Path, tmp_path: Path) -> Non
         (r["input"], r["status"]) for r in read_manifest(local / "manifest.csv")
     ]
     got, want = outputs_of(remote), outputs_of(local)
-    assert got.keys() == want.keys() and len(want) == 4  # 2 images + 2 masks
+    assert got.keys() == want.keys() and len(want) == 6  # images, masks, candidate labels
     for key in want:
         assert np.array_equal(got[key], want[key]), key
 

@@ -107,3 +107,29 @@ def test_mr_values_and_bias() -> None:
     field = bias_field(points)  # over the head
     assert field.min() > 0.75 and field.max() < 1.25
     assert field.max() - field.min() > 0.2  # a real inhomogeneity, not a constant
+
+
+def test_beam_hardening_streaks_and_calcifications() -> None:
+    import math
+
+    from imaging_triage.phantom import (
+        CALCIFICATIONS,
+        PETROUS_APICES,
+        STREAK_ANGLES_DEG,
+        Tissue,
+        beam_hardening,
+    )
+
+    ax, ay, az = PETROUS_APICES[0]
+    theta = math.radians(STREAK_ANGLES_DEG[0])
+    on_ray = [ax + 10 * math.cos(theta), ay + 10 * math.sin(theta), az]
+    bar = [0.0, ay, az]
+    above = [on_ray[0], on_ray[1], az + 40.0]
+    hu = beam_hardening(np.array([on_ray, bar, above]), 30.0)
+    assert hu[0] > 15.0  # bright streak behind the apex
+    assert hu[1] < -15.0  # the dark bar between the apices
+    assert abs(hu[2]) < 0.1  # nothing far above the skull base
+    centres = np.array([c.centre for c in CALCIFICATIONS.values()])
+    plain, _ = classify(centres, HeadSpec())
+    calcified, _ = classify(centres, HeadSpec(calcifications=True))
+    assert np.all(calcified == Tissue.CALCIFICATION) and not np.any(plain == Tissue.CALCIFICATION)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from imaging_triage.ingest import ScanResult, SeriesRecord, Status, load, scan
 from imaging_triage.phantom import Tissue, classify
 from imaging_triage.samples import (
     DEFAULT_SEED,
+    DEFLATED,
     RLE_LOSSLESS,
     _finish,
     study_specs,
@@ -286,7 +288,9 @@ def test_central_slice_brain_window_contrast(study: str) -> None:
     bone = binary_erosion(tissue == Tissue.BONE) | binary_erosion(tissue == Tissue.DIPLOE)
     ventricle = binary_erosion(tissue == Tissue.VENTRICLE, iterations=2)
     parenchyma = binary_erosion(np.isin(tissue, [Tissue.GREY, Tissue.WHITE]), iterations=1)
-    assert bone.sum() > 500 and ventricle.sum() > 50 and parenchyma.sum() > 5000
+    mm2 = vol.spacing[0] * vol.spacing[1]  # areas, whatever the pixel size of the study
+    assert bone.sum() * mm2 > 400 and ventricle.sum() * mm2 > 40
+    assert parenchyma.sum() * mm2 > 4000
     assert np.mean(image[bone] == 255) > 0.99, "skull must saturate white in the brain window"
     assert image[ventricle].mean() + 40 < image[parenchyma].mean()
 
@@ -365,15 +369,26 @@ def test_committed_rle_studies_decode() -> None:
         assert ds.pixel_array.shape == (ds.Rows, ds.Columns)
 
 
+def _inflated(payload: bytes) -> bytes:
+    """A DICOM file with its Deflated dataset inflated (the file meta kept as written)."""
+    if DEFLATED.encode() not in payload[:1024]:
+        return payload
+    meta_end = 132 + 12 + int.from_bytes(payload[140:144], "little")  # (0002,0000) UL
+    return payload[:meta_end] + zlib.decompress(payload[meta_end:], -zlib.MAX_WBITS)
+
+
 def _hashes(root: Path) -> dict[str, str]:
-    """SHA-256 of every generated file; gzip files by their decompressed content (the NIfTI
-    header and voxels), since deflate output may differ between zlib builds."""
+    """SHA-256 of every generated file; gzip files and Deflated DICOM datasets by their
+    decompressed content (the NIfTI header and voxels, the DICOM elements), since deflate
+    output may differ between zlib builds."""
     hashes = {}
     for p in sorted(root.rglob("*")):
         if p.is_file() and p.relative_to(root).parts[0] in ("dicom", "ground_truth"):
             payload = p.read_bytes()
             if p.suffix == ".gz":
                 payload = gzip.decompress(payload)
+            elif p.suffix == ".dcm":
+                payload = _inflated(payload)
             hashes[p.relative_to(root).as_posix()] = hashlib.sha256(payload).hexdigest()
     return hashes
 
@@ -471,7 +486,9 @@ def test_every_sample_study_converts_through_the_command(tmp_path: Path) -> None
         rows = list(csv.DictReader(fh))
     ok = [r for r in rows if r["status"] == "ok"]
     dropped = [r for r in rows if r["status"] == "dropped"]
-    assert len(ok) == 8 and len(dropped) == 7 and len(rows) == 15  # the truth is skipped
+    volumes = sum(1 if spec.modality == "CT" else 2 for spec in SPECS.values())  # MR: T1, FLAIR
+    assert len(ok) == volumes and len(dropped) == len(SPECS)  # one localizer each
+    assert len(rows) == volumes + len(SPECS)  # the truth is skipped
     assert all("localizer" in r["reason"] for r in dropped)
     tilted = [r for r in ok if "06_ct_tilt_sdh" in r["input"]]
     assert len(tilted) == 1
@@ -482,3 +499,54 @@ def test_every_sample_study_converts_through_the_command(tmp_path: Path) -> None
     for row in ok:
         img = nib.load(str(out / row["output"]))
         assert img.shape[:3] == tuple(int(v) for v in row["shape"].split("x"))[:3]
+
+
+# --- mimics of blood that are not findings (issue 14) -----------------------------------
+
+
+def test_mimics_are_drawn_and_the_truth_says_they_are_not_findings() -> None:
+    import math
+
+    from imaging_triage.phantom import PETROUS_APICES, STREAK_ANGLES_DEG
+
+    record = truth("08_ct_normal_mimics")
+    assert record["findings"] == [] and record["outcome"] == "no_acute_abnormality"
+    assert {m["type"] for m in record["mimics"]} == {
+        "physiological_calcification",
+        "beam_hardening",
+    }
+    assert all(m["finding"] is False for m in record["mimics"])
+    vol = loaded("08_ct_normal_mimics", 2)
+    calcifications = [m for m in record["mimics"] if m["type"] == "physiological_calcification"]
+    assert len(calcifications) == 4
+    centres = np.array([m["centre_ras_mm"] for m in calcifications])
+    assert np.all(sample(vol, centres) > 200)  # dense: calcification, never in the blood range
+    # the streaks from the left petrous apex are brighter than the brain beside them, and
+    # reach the acute-blood range (about 50-90 HU): a mimic, not a finding
+    ax, ay, _ = PETROUS_APICES[0]
+    level = vol.world([0, 0, 3])[2]  # the slice at the apices
+    along = np.arange(4.0, 22.0, 3.0)
+    streak, beside = [], []
+    for angle in STREAK_ANGLES_DEG:
+        for offset, out in ((0.0, streak), (12.0, beside)):
+            theta = math.radians(angle + offset)
+            pts = np.stack(
+                [
+                    ax + along * math.cos(theta),
+                    ay + along * math.sin(theta),
+                    np.full_like(along, level),
+                ],
+                axis=1,
+            )
+            out.extend(sample(vol, pts))
+    assert np.median(streak) >= 50 and np.median(streak) > np.median(beside) + 8
+    # the other studies of the same brain have none of them
+    assert truth("01_ct_normal")["mimics"] == []
+
+
+@pytest.mark.parametrize(("study", "kind"), [("09_ct_edh", "edh"), ("10_ct_ivh", "ivh")])
+def test_edh_and_ivh_studies_complete_the_hemorrhage_types(study: str, kind: str) -> None:
+    (finding,) = truth(study)["findings"]
+    assert finding["type"] == kind and finding["volume_ml"] >= 0.5
+    all_types = {f["type"] for key in SPECS for f in truth(key)["findings"]}
+    assert {"edh", "sdh", "sah", "iph", "ivh"} <= all_types  # every RSNA hemorrhage type

@@ -1,4 +1,4 @@
-"""Explainable automated checks on head CT: candidates for a reader, never diagnoses.
+"""Explainable automated checks on head CT and MR: candidates for a reader, never diagnoses.
 
 One module per check, each returning a :class:`~.findings.CheckResult` (data, like the QC
 findings of :mod:`imaging_triage.preprocess.qc`):
@@ -9,9 +9,12 @@ findings of :mod:`imaging_triage.preprocess.qc`):
 * :mod:`.midline`: septum pellucidum against the skull's symmetry plane (:mod:`.anatomy`);
 * :mod:`.ventricles`: the lateral ventricles and Evans' index;
 * :mod:`.hypodensity`: parenchyma darker than its mirror region across the midline;
+* :mod:`.flair`: MR FLAIR brain brighter than its mirror region (and, with the MR
+  ventricles, the midline shift of an MR series: mass effect);
 * :mod:`.score`: a per-series and per-study score with its reasons, to order a worklist;
 * :mod:`.run`: all checks on one volume and its brain mask, the uint8 label volume and the
-  JSON (:func:`run_checks`, :func:`save_candidates`).
+  JSON (:func:`run_checks`, :func:`save_candidates`);
+* :mod:`.stored`: those outputs read back (worklist, viewer, report).
 
 These checks are **not validated on patients** (see the README): a study without a
 candidate is not normal, it is only ordered later.

@@ -35,6 +35,14 @@ class Check(str, enum.Enum):
     VENTRICLES = "ventricles"
     #: CT parenchyma darker than its mirror image across the midline plane
     HYPODENSITY_ASYMMETRY = "hypodensity_asymmetry"
+    #: MR FLAIR brain brighter than its mirror image across the midline plane
+    FLAIR_ASYMMETRY = "flair_asymmetry"
+
+    @property
+    def unit(self) -> str:
+        """Unit of the image values the check reads: HU on CT, SD of the brain (the
+        z-scores of the MR pipeline) on MR."""
+        return "SD" if self is Check.FLAIR_ASYMMETRY else "HU"
 
 
 class CheckStatus(str, enum.Enum):
@@ -87,7 +95,8 @@ class Region:
     volume_ml : float
         Volume in millilitres.
     mean_hu, max_hu : float
-        Mean and maximum of the image values in the region (HU on CT).
+        Mean and maximum of the image values in the region (HU on CT, the z-scores of the
+        MR pipeline on MR: see :attr:`Check.unit`).
     centroid_ras_mm : tuple of float
         Centre of mass in RAS+ millimetres.
     side : Side
@@ -98,7 +107,8 @@ class Region:
     shape_hint : ShapeHint or None
         Hyperdense regions only.
     delta_hu : float or None
-        Hypodensity asymmetry only: mean difference from the mirrored region (negative).
+        Asymmetry checks only: mean difference from the mirrored region (negative for
+        hypodensity, positive for FLAIR hyperintensity).
     """
 
     label: int
@@ -121,15 +131,35 @@ class Region:
         out["centroid_ras_mm"] = [round(v, 1) for v in self.centroid_ras_mm]
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Region:
+        """The region of :meth:`to_dict` (as read back from a candidates JSON)."""
+        hint = data.get("shape_hint")
+        delta = data.get("delta_hu")
+        x, y, z = (float(v) for v in data["centroid_ras_mm"])
+        return cls(
+            label=int(data["label"]),
+            check=Check(data["check"]),
+            volume_ml=float(data["volume_ml"]),
+            mean_hu=float(data["mean_hu"]),
+            max_hu=float(data["max_hu"]),
+            centroid_ras_mm=(x, y, z),
+            side=Side(data["side"]),
+            key_slice=int(data["key_slice"]),
+            shape_hint=ShapeHint(hint) if hint else None,
+            delta_hu=float(delta) if delta is not None else None,
+        )
+
     def describe(self) -> str:
         """One line for a reader, e.g. ``"12.3 mL, left, crescent along the convexity"``."""
         parts = [f"{self.volume_ml:.1f} mL", self.side.value]
         if self.shape_hint is not None:
             parts.append(self.shape_hint.value.replace("_", " "))
+        unit = self.check.unit
         if self.delta_hu is not None:
-            parts.append(f"{self.delta_hu:+.1f} HU vs mirror")
+            parts.append(f"{self.delta_hu:+.1f} {unit} vs mirror")
         else:
-            parts.append(f"mean {self.mean_hu:.0f} HU")
+            parts.append(f"mean {self.mean_hu:.0f} {unit}")
         return ", ".join(parts)
 
 
@@ -198,6 +228,17 @@ class CheckResult:
             "suppressed": [s.to_dict() for s in self.suppressed],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        """The result of :meth:`to_dict` (suppressed regions are not read back)."""
+        return cls(
+            check=Check(data["check"]),
+            status=CheckStatus(data["status"]),
+            regions=[Region.from_dict(r) for r in data.get("regions", [])],
+            measures={str(k): float(v) for k, v in data.get("measures", {}).items()},
+            reasons=[str(r) for r in data.get("reasons", [])],
+        )
+
 
 def not_applicable(check: Check, reason: str) -> CheckResult:
     """A result saying ``check`` does not apply to this series, and why."""
@@ -207,3 +248,28 @@ def not_applicable(check: Check, reason: str) -> CheckResult:
 def not_measured(check: Check, reason: str) -> CheckResult:
     """A result saying ``check`` could not measure this series, and why."""
     return CheckResult(check, CheckStatus.NOT_MEASURED, reasons=[reason])
+
+
+class ResultSet:
+    """The regions of a list of check results and the lookup of one check's result, for
+    any class holding ``results`` (a fresh run, or one read back from its JSON)."""
+
+    results: list[CheckResult]
+
+    @property
+    def regions(self) -> list[Region]:
+        """Every candidate region of every check, in label order."""
+        return sorted((r for res in self.results for r in res.regions), key=lambda r: r.label)
+
+    def result(self, check: Check) -> CheckResult:
+        """The result of one check.
+
+        Raises
+        ------
+        KeyError
+            If the check did not run (left out of the configured checks).
+        """
+        for res in self.results:
+            if res.check is check:
+                return res
+        raise KeyError(f"check {check.value!r} did not run on this series")

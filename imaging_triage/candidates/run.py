@@ -27,9 +27,10 @@ from imaging_triage.candidates.findings import (
     Check,
     CheckResult,
     Region,
-    not_applicable,
+    ResultSet,
     not_measured,
 )
+from imaging_triage.candidates.flair import FlairConfig, flair_asymmetry, is_flair
 from imaging_triage.candidates.hyperdensity import HyperdensityConfig, hyperdensity
 from imaging_triage.candidates.hypodensity import HypodensityConfig, hypodensity_asymmetry
 from imaging_triage.candidates.midline import MidlineConfig, midline_shift
@@ -54,13 +55,19 @@ class CandidateConfig:
     ventricles: VentricleConfig = field(default_factory=VentricleConfig)
     midline: MidlineConfig = field(default_factory=MidlineConfig)
     hypodensity: HypodensityConfig = field(default_factory=HypodensityConfig)
+    flair: FlairConfig = field(default_factory=FlairConfig)
+    #: the ventricles on MR, in the z-scores of the MR pipeline (CSF is dark on T1 and
+    #: FLAIR): for the midline shift (mass effect) of an MR series
+    mr_ventricles: VentricleConfig = field(
+        default_factory=lambda: VentricleConfig(csf_hu=(-10.0, -1.5), edge_hu=-1.0)
+    )
     score: ScoreWeights = field(default_factory=ScoreWeights)
     #: checks to run, by :class:`~.findings.Check` value (default: all)
     checks: tuple[str, ...] = tuple(c.value for c in Check)
 
 
 @dataclass
-class SeriesCandidates:
+class SeriesCandidates(ResultSet):
     """Every check's result on one series, its label volume and its score.
 
     Attributes
@@ -83,24 +90,6 @@ class SeriesCandidates:
     labels: npt.NDArray[np.uint8]
     score: CandidateScore
     key_slice_axis: int = 2
-
-    @property
-    def regions(self) -> list[Region]:
-        """Every candidate region of every check, in label order."""
-        return sorted((r for res in self.results for r in res.regions), key=lambda r: r.label)
-
-    def result(self, check: Check) -> CheckResult:
-        """The result of one check.
-
-        Raises
-        ------
-        KeyError
-            If the check did not run (left out of ``CandidateConfig.checks``).
-        """
-        for res in self.results:
-            if res.check is check:
-                return res
-        raise KeyError(f"check {check.value!r} did not run on this series")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of the series: disclaimer, score, every check with regions and measures."""
@@ -204,7 +193,7 @@ def run_checks(
     ras, forward, backward = to_ras_grid(volume)
     head = prepare(ras, reorder(mask, forward), ct)
     wanted = {Check(c) for c in cfg.checks}
-    results, label_maps = _checks(head, cfg, wanted)
+    results, label_maps = _checks(head, cfg, wanted, flair=not ct and is_flair(volume.info))
     labels_ras = _number(results, label_maps, head.mask.shape)
     labels = reorder(labels_ras, backward).astype(np.uint8)
     axis = _key_slices(results, labels, volume.affine)
@@ -213,20 +202,13 @@ def run_checks(
 
 
 def _checks(
-    head: Head, cfg: CandidateConfig, wanted: set[Check]
+    head: Head, cfg: CandidateConfig, wanted: set[Check], flair: bool = False
 ) -> tuple[list[CheckResult], dict[Check, npt.NDArray[np.int32]]]:
     results: list[CheckResult] = []
     maps: dict[Check, npt.NDArray[np.int32]] = {}
-    if not head.ct:
-        for check in Check:
-            if check in wanted:
-                results.append(
-                    not_applicable(check, "CT check; the MR checks are not implemented yet")
-                )
-        return results, maps
     if not head.mask.any():
         return [not_measured(c, "empty brain mask") for c in Check if c in wanted], maps
-    ventricles = ventricle_mask(head, cfg.ventricles)
+    ventricles = ventricle_mask(head, cfg.ventricles if head.ct else cfg.mr_ventricles)
     for check in Check:
         if check not in wanted:
             continue
@@ -236,8 +218,10 @@ def _checks(
             result = midline_shift(head, ventricles, cfg.midline)
         elif check is Check.VENTRICLES:
             result = evans_index(head, ventricles, cfg.ventricles)
-        else:
+        elif check is Check.HYPODENSITY_ASYMMETRY:
             result, maps[check] = hypodensity_asymmetry(head, ventricles, cfg.hypodensity)
+        else:
+            result, maps[check] = flair_asymmetry(head, ventricles, flair, cfg.flair)
         results.append(result)
     return results, maps
 
@@ -252,15 +236,21 @@ def label_volume(report: SeriesCandidates, volume: Volume) -> Volume:
     return Volume(report.labels, volume.affine, info)
 
 
+def candidate_paths(base: Path) -> dict[str, Path]:
+    """The files :func:`save_candidates` writes for output base ``base``, by kind:
+    ``labels`` (``<base>_candidates.nii.gz``) and ``json`` (``<base>_candidates.json``)."""
+    return {
+        "labels": base.with_name(base.name + "_candidates.nii.gz"),
+        "json": base.with_name(base.name + "_candidates.json"),
+    }
+
+
 def save_candidates(report: SeriesCandidates, volume: Volume, base: Path) -> dict[str, Path]:
     """Write ``<base>_candidates.nii.gz`` (uint8 labels) and ``<base>_candidates.json``.
 
     Both written atomically; returns their paths by kind (``labels``, ``json``).
     """
-    paths = {
-        "labels": base.with_name(base.name + "_candidates.nii.gz"),
-        "json": base.with_name(base.name + "_candidates.json"),
-    }
+    paths = candidate_paths(base)
     save_nifti(label_volume(report, volume), paths["labels"], np.uint8)
     atomic_write_json(paths["json"], report.to_dict())
     logger.info("candidates: %d region(s), score %d", len(report.regions), report.score.score)

@@ -42,6 +42,8 @@ class ScoreWeights:
         Evans' index above its flag.
     hypodensity : int
         Any hypodensity-asymmetry region.
+    flair_asymmetry : int
+        Any FLAIR hyperintensity-asymmetry region (MR).
     cap : int
         Highest score.
     """
@@ -55,6 +57,7 @@ class ScoreWeights:
     large_shift_mm: float = 5.0
     ventricles: int = 10
     hypodensity: int = 20
+    flair_asymmetry: int = 20
     cap: int = 100
 
 
@@ -68,6 +71,18 @@ class CandidateScore:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values."""
         return {"score": self.score, "reasons": list(self.reasons)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateScore:
+        """The score of :meth:`to_dict`."""
+        return cls(int(data["score"]), [str(r) for r in data.get("reasons", [])])
+
+
+#: the asymmetry checks: the field of ScoreWeights giving their points, and their adjective
+_ASYMMETRY = {
+    Check.HYPODENSITY_ASYMMETRY: ("hypodensity", "hypodense"),
+    Check.FLAIR_ASYMMETRY: ("flair_asymmetry", "FLAIR-hyperintense"),
+}
 
 
 def series_score(
@@ -111,13 +126,13 @@ def series_score(
             parts.append((points, result.reasons[0]))
         elif result.check is Check.VENTRICLES and result.reasons:
             parts.append((w.ventricles, result.reasons[0]))
-        elif result.check is Check.HYPODENSITY_ASYMMETRY and result.regions:
+        elif result.check in _ASYMMETRY and result.regions:
             top = result.regions[0]
+            weight, kind = _ASYMMETRY[result.check]
             parts.append(
                 (
-                    w.hypodensity,
-                    f"{len(result.regions)} hypodense asymmetric region(s); largest "
-                    f"{top.describe()}",
+                    getattr(w, weight),
+                    f"{len(result.regions)} {kind} asymmetric region(s); largest {top.describe()}",
                 )
             )
     parts.sort(key=lambda p: -p[0])

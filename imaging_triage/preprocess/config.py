@@ -21,6 +21,14 @@ Defaults are sensible per modality and a TOML file (``--config``) overrides any 
     ct_ml = [1200.0, 1800.0]        # CT intracranial volume, whole head
     mr_ml = [950.0, 1700.0]         # MR brain volume, whole head
 
+    [candidates]                    # the automated candidate checks, last step on CT and MR
+    enabled = true                  # false: no candidate outputs
+    checks = ["hyperdensity", "midline_shift", "ventricles", "hypodensity_asymmetry",
+              "flair_asymmetry"]
+
+    [candidates.hyperdensity]
+    acute_hu = [50.0, 90.0]
+
 ``--dry-run`` prints the effective configuration in this format (:func:`to_toml`).
 Each modality has its own parameter hash (:func:`param_hash`), so changing a CT parameter
 recomputes CT series only.
@@ -37,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imaging_triage.candidates.findings import Check
+from imaging_triage.candidates.run import CandidateConfig
 from imaging_triage.errors import ConfigError
 from imaging_triage.preprocess.base import Step, step_params
 from imaging_triage.preprocess.bias_field import N4BiasCorrection
@@ -116,6 +126,90 @@ class BatchConfig:
     max_tasks_per_child: int = 10
 
 
+# --------------------------------------------------------------------------------------
+# Candidate checks (issue 14): the [candidates] section, kept apart from the steps above.
+
+#: pipelines whose series get the candidate checks (they need HU and a brain mask)
+CANDIDATE_PIPELINES = (Pipeline.CT, Pipeline.MR)
+
+
+@dataclass(frozen=True)
+class CandidatesSettings:
+    """The ``[candidates]`` section: whether :mod:`imaging_triage.candidates` runs after
+    the steps of a pipeline in :data:`CANDIDATE_PIPELINES`, and with which parameters.
+
+    Attributes
+    ----------
+    enabled : bool
+        Run the checks and write ``B_candidates.nii.gz`` and ``B_candidates.json``
+        (default true).
+    checks : CandidateConfig
+        Which checks and their parameters (sub-tables ``[candidates.hyperdensity]``,
+        ``[candidates.midline]``, ``[candidates.ventricles]``, ``[candidates.hypodensity]``,
+        ``[candidates.flair]``, ``[candidates.mr_ventricles]``, ``[candidates.score]``).
+    """
+
+    enabled: bool = True
+    checks: CandidateConfig = field(default_factory=CandidateConfig)
+
+    def applies_to(self, pipe: Pipeline) -> bool:
+        """Whether the checks run on series of pipeline ``pipe``."""
+        return self.enabled and pipe in CANDIDATE_PIPELINES
+
+    def params(self) -> dict[str, Any]:
+        """Plain values of every parameter (for provenance, hashing and TOML)."""
+        return {"enabled": self.enabled, **dataclasses.asdict(self.checks)}
+
+
+#: sub-tables of [candidates], by name: the field of CandidateConfig each one sets
+_CANDIDATE_TABLES = (
+    "hyperdensity",
+    "midline",
+    "ventricles",
+    "hypodensity",
+    "flair",
+    "mr_ventricles",
+    "score",
+)
+
+
+def merge_candidates(base: CandidatesSettings, section: dict[str, Any]) -> CandidatesSettings:
+    """Override ``base`` with a parsed ``[candidates]`` table.
+
+    Raises
+    ------
+    ConfigError
+        On unknown keys or checks, or invalid values; the message names the key.
+    """
+    section = dict(section)
+    enabled = section.pop("enabled", base.enabled)
+    if not isinstance(enabled, bool):
+        raise ConfigError("[candidates] enabled must be true or false")
+    checks = base.checks
+    if "checks" in section:
+        names = section.pop("checks")
+        known = [c.value for c in Check]
+        if not isinstance(names, list) or any(n not in known for n in names):
+            raise ConfigError(
+                f"[candidates] checks must be a list of check names; known: {', '.join(known)}"
+            )
+        checks = dataclasses.replace(checks, checks=tuple(names))
+    for name, values in section.items():
+        if name not in _CANDIDATE_TABLES or not isinstance(values, dict):
+            raise ConfigError(
+                f"[candidates] unknown key or table {name!r}; keys: enabled, checks; "
+                f"tables: {', '.join(_CANDIDATE_TABLES)}"
+            )
+        current = getattr(checks, name)
+        merged = {**dataclasses.asdict(current), **values}
+        updated = make_step(type(current), merged, f"candidates.{name}")
+        checks = dataclasses.replace(checks, **{name: updated})
+    return CandidatesSettings(enabled, checks)
+
+
+# --------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """The whole configuration: one :class:`ModalityConfig` per :class:`Pipeline`."""
@@ -124,6 +218,8 @@ class PipelineConfig:
     batch: BatchConfig = field(default_factory=BatchConfig)
     #: brain-mask QC limits (``[qc]``); hashed with the pipelines that make a mask
     qc: QCLimits = field(default_factory=QCLimits)
+    #: the candidate checks (issue 14)
+    candidates: CandidatesSettings = field(default_factory=CandidatesSettings)
 
 
 def make_step(cls: type[Any], params: dict[str, Any], where: str = "") -> Any:
@@ -237,7 +333,7 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
 
 def merge(base: PipelineConfig, doc: dict[str, Any]) -> PipelineConfig:
     """Override ``base`` with a parsed TOML document (validated; see :func:`load_config`)."""
-    known = {p.value for p in Pipeline} | {"batch", "qc"}
+    known = {p.value for p in Pipeline} | {"batch", "qc", "candidates"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(
@@ -248,6 +344,9 @@ def merge(base: PipelineConfig, doc: dict[str, Any]) -> PipelineConfig:
         batch = make_step(BatchConfig, dict(doc["batch"]), "batch")
         if batch.max_tasks_per_child < 1:
             raise ConfigError("[batch] max_tasks_per_child must be at least 1")
+    candidates = base.candidates
+    if "candidates" in doc:
+        candidates = merge_candidates(base.candidates, dict(doc["candidates"]))
     modalities = dict(base.modalities)
     for pipe in Pipeline:
         section = dict(doc.get(pipe.value, {}))
@@ -277,7 +376,7 @@ def merge(base: PipelineConfig, doc: dict[str, Any]) -> PipelineConfig:
             step = make_step(types[name], merged, f"{pipe.value}.{name}")
             params[name] = step_params(step)
         modalities[pipe] = ModalityConfig(steps, params, dtype)
-    return PipelineConfig(modalities, batch, _merge_qc(base.qc, doc))
+    return PipelineConfig(modalities, batch, _merge_qc(base.qc, doc), candidates)
 
 
 # --- [qc]: brain-mask QC limits (issue 15) ---------------------------------------------
@@ -326,6 +425,8 @@ def param_hash(config: PipelineConfig | None, pipe: Pipeline | None) -> str:
         }
         if "brain_mask" in mod.steps:  # the QC verdict is written with the outputs
             payload["qc"] = step_params(config.qc)
+        if config.candidates.applies_to(pipe):
+            payload["candidates"] = config.candidates.params()
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -345,7 +446,23 @@ def to_toml(config: PipelineConfig) -> str:
             lines.append(f"[{pipe.value}.{name}]")
             lines.extend(f"{k} = {_toml_value(v)}" for k, v in params.items())
             lines.append("")
+    lines.extend(_candidates_toml(config.candidates))
     return "\n".join(lines)
+
+
+def _candidates_toml(settings: CandidatesSettings) -> list[str]:
+    params = settings.params()
+    lines = [
+        "[candidates]",
+        f"enabled = {_toml_value(params.pop('enabled'))}",
+        f"checks = {_toml_value(list(params.pop('checks')))}",
+        "",
+    ]
+    for name in _CANDIDATE_TABLES:
+        lines.append(f"[candidates.{name}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in params[name].items())
+        lines.append("")
+    return lines
 
 
 def _toml_value(value: Any) -> str:

@@ -9,6 +9,9 @@ Outputs of a volume with base path ``B`` (all written atomically):
 * ``B.nii.gz``: the image (CT: int16 HU; MR: float32 z-scores; ``convert``: as loaded);
 * ``B_mask.nii.gz``: the brain mask (uint8), when a brain-mask step ran;
 * ``B_win-<preset>.nii.gz``: windowed 8-bit derivatives, when the windows step ran;
+* ``B_candidates.nii.gz`` and ``B_candidates.json``: the automated candidate checks
+  (:mod:`imaging_triage.candidates`), on CT with a brain mask unless ``[candidates]
+  enabled = false``;
 * ``B.json``: the sidecar (BIDS keys, corrections, warnings);
 * ``B_provenance.json``: steps, parameters, seconds, library versions, hashes; written last.
 
@@ -28,6 +31,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from imaging_triage.candidates.run import (
+    SeriesCandidates,
+    candidate_paths,
+    run_checks,
+    save_candidates,
+)
 from imaging_triage.display import is_ct
 from imaging_triage.errors import NotAVolumeError
 from imaging_triage.preprocess.base import Sample, step_params
@@ -120,7 +129,9 @@ def cast_output(data: npt.NDArray[Any], dtype: str) -> tuple[npt.NDArray[Any], s
     return np.asarray(data, dtype=np.float32), "float32"
 
 
-def output_paths(base: Path, result: PipelineResult | None) -> dict[str, Path]:
+def output_paths(
+    base: Path, result: PipelineResult | None, candidates: bool = False
+) -> dict[str, Path]:
     """The files :func:`process_volume` writes for ``base``, by role."""
     paths = {"image": base.with_name(base.name + ".nii.gz")}
     if result is not None:
@@ -128,6 +139,10 @@ def output_paths(base: Path, result: PipelineResult | None) -> dict[str, Path]:
             paths["mask"] = base.with_name(base.name + "_mask.nii.gz")
         for key in result.sample.derivatives:
             paths[key] = base.with_name(f"{base.name}_{key}.nii.gz")
+    if candidates:
+        found = candidate_paths(base)
+        paths["candidates"] = found["labels"]
+        paths["candidates_json"] = found["json"]
     paths["sidecar"] = base.with_name(base.name + ".json")
     paths["provenance"] = base.with_name(base.name + "_provenance.json")
     return paths
@@ -147,6 +162,8 @@ class VolumeOutput:
     qc: str = ""
     #: QC renderings for the report (view -> PNG bytes), when asked for
     views: dict[str, bytes] = field(default_factory=dict)
+    #: the candidate score of the series, None when the checks did not run
+    candidate_score: int | None = None
 
 
 def _remove_stale_outputs(paths: dict[str, Path]) -> None:
@@ -215,7 +232,13 @@ def process_volume(
         pipe_name = result.pipeline.value
         phash = param_hash(config, result.pipeline)
         notes = result.notes
-    paths = output_paths(base, result)
+    with_candidates = (
+        config is not None
+        and result is not None
+        and result.sample.mask is not None
+        and config.candidates.applies_to(result.pipeline)
+    )
+    paths = output_paths(base, result, with_candidates)
     base.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_outputs(paths)
     start = time.perf_counter()
@@ -231,6 +254,9 @@ def process_volume(
         processing["Steps"] = [s.name for s in result.steps]
     atomic_write_json(paths["sidecar"], bids_sidecar(volume.info, {"ImagingTriage": processing}))
     write_seconds = time.perf_counter() - start
+    found = None
+    if with_candidates and config is not None and result is not None:
+        found = _candidates_step(image, result, config, base)
     qc = None
     if config is not None and result is not None and result.sample.mask is not None:
         qc = assess(result.sample.mask, result.sample.image, pipe_name, config.qc)
@@ -248,6 +274,7 @@ def process_volume(
         corrections=list(volume.info.corrections),
         warnings=list(volume.info.warnings) + notes,
         qc=qc.to_dict() if qc is not None else {},
+        candidates=found.score.to_dict() | {"regions": len(found.regions)} if found else {},
     )
     atomic_write_json(paths["provenance"], prov.to_dict())
     views: dict[str, bytes] = {}
@@ -255,7 +282,13 @@ def process_volume(
         from imaging_triage.preprocess.report import render_views
 
         mask_arr = result.sample.mask if result is not None else None
-        views = render_views(image.data, image.affine, mask_arr, pipe_name == "ct")
+        views = render_views(
+            image.data,
+            image.affine,
+            mask_arr,
+            pipe_name == "ct",
+            labels=found.labels if found is not None else None,
+        )
     return VolumeOutput(
         views=views,
         paths=paths,
@@ -265,4 +298,25 @@ def process_volume(
         step_seconds={s.name: s.seconds for s in (result.steps if result else [])},
         write_seconds=round(write_seconds, 4),
         qc=qc.summary() if qc is not None else "",
+        candidate_score=found.score.score if found is not None else None,
     )
+
+
+def _candidates_step(
+    image: Volume, result: PipelineResult, config: PipelineConfig, base: Path
+) -> SeriesCandidates:
+    """Run the candidate checks on the written image and mask, write their outputs and
+    record them as the last step (``candidates``) of the provenance."""
+    assert result.sample.mask is not None
+    start = time.perf_counter()
+    found = run_checks(image, result.sample.mask, config.candidates.checks)
+    save_candidates(found, image, base)
+    result.steps.append(
+        StepRecord(
+            name="candidates",
+            params=config.candidates.params(),
+            seconds=round(time.perf_counter() - start, 4),
+            notes=[f"candidate score {found.score.score}, {len(found.regions)} region(s)"],
+        )
+    )
+    return found

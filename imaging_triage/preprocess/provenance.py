@@ -77,6 +77,8 @@ class Provenance:
     warnings: list[str] = field(default_factory=list)
     #: the brain-mask QC (:class:`~imaging_triage.preprocess.qc.QCReport` as a dict)
     qc: dict[str, Any] = field(default_factory=dict)
+    #: the candidate score, reasons and region count (empty when the checks did not run)
+    candidates: dict[str, Any] = field(default_factory=dict)
     libraries: dict[str, str] = field(default_factory=library_versions)
 
     def to_dict(self) -> dict[str, Any]:

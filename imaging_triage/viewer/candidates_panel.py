@@ -3,19 +3,28 @@
 The checks of :mod:`imaging_triage.candidates` (CT hyperdensity, midline shift,
 ventricles, hypodensity asymmetry) run on the shown series with the pipeline's own CT
 intracranial mask; their regions are drawn by the engine as an overlay and listed with a
-*Go to*. Everything here is a **candidate for the reader to judge, never a diagnosis**,
-and the checks are not validated on patients: the panel says so above its results.
+*Go to*. A series viewed from a ``preprocess`` output folder shows the candidates the
+pipeline wrote beside it (its JSON and label NIfTI) instead of running them again.
+Everything here is a **candidate for the reader to judge, never a diagnosis**, and the
+checks are not validated on patients: the panel says so above its results.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import streamlit as st
 
+from imaging_triage.candidates.findings import CheckResult, Region
+from imaging_triage.candidates.score import CandidateScore
+from imaging_triage.candidates.stored import StoredCandidates, read_candidates
+from imaging_triage.ingest import SeriesRecord, SourceKind
 from imaging_triage.viewer import session
 from imaging_triage.viewer.loader import OpenSeries
+from imaging_triage.viewer.render import DisplayVolume
 from imaging_triage.viewer.transfer import EncodedVolume
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.volume import Volume
@@ -23,57 +32,112 @@ from imaging_triage.volume import Volume
 S = st.session_state
 
 
+def _listing(
+    dv: DisplayVolume,
+    labels: npt.NDArray[Any],
+    regions: Sequence[Region],
+    results: Sequence[CheckResult],
+    score: CandidateScore,
+    source: str,
+) -> dict[str, Any]:
+    """What the panel lists (JSON-ready), the labels (display grid) published as overlay."""
+    from imaging_triage.candidates import DISCLAIMER
+
+    url = VolumeServer.start().publish(EncodedVolume.from_array(np.asarray(labels) > 0))
+    return {
+        "url": url,
+        "source": source,
+        "disclaimer": DISCLAIMER,
+        "score": score.score,
+        "reasons": list(score.reasons),
+        "regions": [
+            {
+                "text": f"{r.check.value.replace('_', ' ')}: {r.describe()}",
+                "ijk": list(dv.from_world(r.centroid_ras_mm)),
+            }
+            for r in regions
+        ],
+        "checks": [
+            f"{res.check.value.replace('_', ' ')}: {res.status.value}"
+            + (f" ({'; '.join(res.reasons)})" if res.reasons else "")
+            for res in results
+        ],
+    }
+
+
 def run_candidates(opened: OpenSeries) -> dict[str, Any]:
     """Run every check on the shown series; what the panel lists (JSON-ready)."""
-    from imaging_triage.candidates import DISCLAIMER, run_checks
+    from imaging_triage.candidates import run_checks
     from imaging_triage.preprocess.ct_brain_mask import CTBrainMask
 
     dv = opened.volume
     volume = Volume(data=dv.data, affine=dv.affine, info=dv.info)
     mask = CTBrainMask().mask(np.asarray(dv.data, dtype=np.float32), dv.spacing)
     report = run_checks(volume, mask)
-    url = VolumeServer.start().publish(EncodedVolume.from_array(report.labels > 0))
-    regions = [
-        {
-            "text": f"{r.check.value.replace('_', ' ')}: {r.describe()}",
-            "ijk": list(dv.from_world(r.centroid_ras_mm)),
-        }
-        for r in report.regions
-    ]
-    measures = [
-        f"{res.check.value.replace('_', ' ')}: {res.status.value}"
-        + (f" ({'; '.join(res.reasons)})" if res.reasons else "")
-        for res in report.results
-    ]
-    return {
-        "url": url,
-        "disclaimer": DISCLAIMER,
-        "score": report.score.score,
-        "reasons": list(report.score.reasons),
-        "regions": regions,
-        "checks": measures,
-    }
+    return _listing(
+        dv, report.labels, report.regions, report.results, report.score, "run in the viewer"
+    )
 
 
-def _run(opened: OpenSeries) -> None:
-    S["candidates"] = run_candidates(opened)
+def stored_candidates(record: SeriesRecord) -> StoredCandidates | None:
+    """The candidates ``preprocess`` wrote beside the shown NIfTI output, or None."""
+    if record.kind is not SourceKind.NIFTI or not record.files:
+        return None
+    return read_candidates(record.files[0])
+
+
+def show_stored(opened: OpenSeries, stored: StoredCandidates) -> dict[str, Any] | None:
+    """What the panel lists from the stored candidates; None when their label volume is
+    missing or not on the shown grid (the checks then run in the viewer)."""
+    from imaging_triage.volume import load_nifti
+
+    if stored.labels_path is None:
+        return None
+    labels = DisplayVolume.from_volume(load_nifti(stored.labels_path)).data
+    if labels.shape != opened.volume.shape:
+        return None
+    return _listing(
+        opened.volume,
+        labels,
+        stored.regions,
+        stored.results,
+        stored.score,
+        "written by preprocess",
+    )
+
+
+def _run(opened: OpenSeries, record: SeriesRecord | None = None) -> None:
+    stored = stored_candidates(record) if record is not None else None
+    shown = show_stored(opened, stored) if stored is not None else None
+    S["candidates"] = shown if shown is not None else run_candidates(opened)
     S["overlay_url"] = S["candidates"]["url"]
 
 
-def candidates_panel(opened: OpenSeries) -> None:
-    """The button, the disclaimer, the score with its reasons and the regions."""
-    if not opened.is_ct:
+def candidates_panel(opened: OpenSeries, record: SeriesRecord | None = None) -> None:
+    """The button, the disclaimer, the score with its reasons and the regions.
+
+    With the ``record`` of a ``preprocess`` output, the button shows the candidates the
+    pipeline wrote instead of running the checks.
+    """
+    stored = record is not None and stored_candidates(record) is not None
+    if not opened.is_ct and not stored:  # on demand: CT only (MR needs its pipeline's mask)
         return
-    with st.expander("Automated candidates (CT)", expanded=S["candidates"] is not None):
+    with st.expander("Automated candidates", expanded=S["candidates"] is not None):
         st.caption(
             "Automated candidates, not a diagnosis: explainable checks for the reader to "
             "judge; not validated on patients (README, Candidates). A study without a "
             "candidate is not normal."
         )
-        st.button("Run the candidate checks", key="run_candidates", on_click=_run, args=(opened,))
+        st.button(
+            "Show the candidates of preprocess" if stored else "Run the candidate checks",
+            key="run_candidates",
+            on_click=_run,
+            args=(opened, record),
+        )
         found = S["candidates"]
         if not found:
             return
+        st.caption(f"Candidates {found['source']}.")
         st.text(f"Candidate score {found['score']}: " + "; ".join(found["reasons"] or ["none"]))
         for line in found["checks"]:
             st.text(line)

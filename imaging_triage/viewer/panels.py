@@ -48,6 +48,7 @@ from imaging_triage.viewer.reading_panel import ReadSetup
 from imaging_triage.viewer.transfer import EncodedVolume
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.viewer.worklist import (
+    CANDIDATES_LABEL,
     SortKey,
     Study,
     next_unread,
@@ -173,7 +174,12 @@ def worklist_view(
     modality = c2.selectbox("Modality", ["All", "CT", "MR"], key="filter_modality")
     text = c3.text_input("Folder contains", key="filter_text")
     sort = c4.selectbox(
-        "Sort by", list(SortKey), format_func=lambda s: s.value.capitalize(), key="sort"
+        "Sort by",
+        list(SortKey),
+        format_func=lambda s: (
+            f"Candidates ({CANDIDATES_LABEL})" if s is SortKey.CANDIDATES else s.value.capitalize()
+        ),
+        key="sort",
     )
     rows = worklist_rows(
         studies,
@@ -197,9 +203,11 @@ def worklist_view(
     names = ["Study", "Modality", "Series", "Status", "Outcome", "Urgency", "Reader"]
     if reads:
         widths, names = [*widths, 1.6], [*names, "Reads"]
-    widths, names = [*widths, 0.9], [*names, "Open"]
+    widths, names = [*widths, 1.3, 0.9], [*names, "Candidates", "Open"]
     for col, name in zip(st.columns(widths), names, strict=True):
         col.markdown(f"**{name}**")
+        if name == "Candidates":
+            col.caption(CANDIDATES_LABEL)
     for row in rows:
         cols = st.columns(widths)
         cells = [row.source, row.modality, str(row.series), row.status.label]
@@ -208,6 +216,10 @@ def worklist_view(
             cells.append(reads.get(row.key, "–"))
         for col, cell in zip(cols, cells, strict=False):
             col.text(cell)
+        cols[-2].text(
+            row.candidates_text,
+            help="; ".join(row.candidate_reasons) or None,
+        )
         cols[-1].button(
             "Open",
             key=f"open_{row.key}",

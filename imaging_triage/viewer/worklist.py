@@ -4,6 +4,10 @@ Studies are found with :func:`imaging_triage.ingest.scan` (headers only) and gro
 Study Instance UID (NIfTI files: by folder). A study's key is
 :attr:`~imaging_triage.ingest.SeriesRecord.study_folder`, a hash of its UID, so the key
 is stable across scans and carries no identifier; the review store and exports use it.
+
+A study viewed from a ``preprocess`` output folder carries the automated candidate score
+its series were given (:mod:`imaging_triage.candidates.stored`): the worklist shows it in a
+column labelled :data:`CANDIDATES_LABEL` and can sort by it, never by default.
 """
 
 from __future__ import annotations
@@ -13,13 +17,18 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from imaging_triage.ingest import ScanResult, SeriesRecord, Status
+from imaging_triage.candidates.score import CandidateScore
+from imaging_triage.ingest import ScanResult, SeriesRecord, SourceKind, Status
 from imaging_triage.review.findings import ReviewStatus, StudyReview, Urgency
 from imaging_triage.roots import DataRoots
 
 logger = logging.getLogger(__name__)
+
+#: the header of the candidates column: what the number is, and what it is not
+CANDIDATES_LABEL = "automated candidates, not a diagnosis"
 
 
 @dataclass
@@ -55,6 +64,15 @@ class Study:
         raw = next((r.study_date for r in self.series if r.study_date), "")
         return f"{raw[:4]}-{raw[4:6]}-{raw[6:8]}" if len(raw) >= 8 and raw.isdigit() else raw
 
+    @cached_property
+    def candidates(self) -> CandidateScore | None:
+        """The automated candidate score ``preprocess`` gave the study's series (read once),
+        or None when none has candidates (not checked: not a score of 0)."""
+        from imaging_triage.candidates.stored import study_candidates
+
+        images = [r.files[0] for r in self.usable if r.kind is SourceKind.NIFTI and r.files]
+        return study_candidates(images) if images else None
+
 
 def same_patient(studies: Sequence[Study], study: Study) -> list[Study]:
     """Other studies of ``study``'s patient (matched by keyed hash), oldest first."""
@@ -73,6 +91,8 @@ class SortKey(str, enum.Enum):
     STATUS = "status"
     #: by folder name
     SOURCE = "source"
+    #: highest automated candidate score first, studies without candidates last
+    CANDIDATES = "candidates"
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,15 @@ class WorklistRow:
     outcome: str
     urgency: str
     reviewer: str
+    #: automated candidate score (0-100), None when the checks did not run on the study
+    candidates: int | None = None
+    #: the reasons behind the score, highest contribution first
+    candidate_reasons: tuple[str, ...] = ()
+
+    @property
+    def candidates_text(self) -> str:
+        """The candidates cell: the score, or a dash when the checks did not run."""
+        return "–" if self.candidates is None else str(self.candidates)
 
     def as_dict(self) -> dict[str, object]:
         """Display dict (labels, not codes)."""
@@ -98,6 +127,7 @@ class WorklistRow:
             "outcome": self.outcome,
             "urgency": self.urgency,
             "reviewer": self.reviewer,
+            CANDIDATES_LABEL: self.candidates,
             "key": self.key,
         }
 
@@ -193,6 +223,7 @@ def worklist_rows(
     rows = []
     for s in studies:
         review = reviews.get(s.key, StudyReview(study_key=s.key))
+        found = s.candidates
         rows.append(
             WorklistRow(
                 key=s.key,
@@ -203,6 +234,8 @@ def worklist_rows(
                 outcome=review.outcome.label if review.outcome else "",
                 urgency=review.urgency.label if review.urgency else "",
                 reviewer=review.reviewer,
+                candidates=found.score if found is not None else None,
+                candidate_reasons=tuple(found.reasons) if found is not None else (),
             )
         )
     if statuses is not None:
@@ -216,6 +249,8 @@ def worklist_rows(
         rows.sort(key=lambda r: (_URGENCY_RANK[urg.get(r.key)], r.source))
     elif sort is SortKey.STATUS:
         rows.sort(key=lambda r: (_STATUS_RANK[r.status], r.source))
+    elif sort is SortKey.CANDIDATES:
+        rows.sort(key=lambda r: (r.candidates is None, -(r.candidates or 0), r.source))
     else:
         rows.sort(key=lambda r: r.source)
     return rows

@@ -59,11 +59,15 @@ def test_labels_come_back_on_an_lps_grid():
     assert back[head.truth["blob0"]].mean() > 0.8
 
 
-def test_mr_series_gets_not_applicable_checks(normal_head):
+def test_mr_t1_gets_the_ct_checks_and_flair_as_not_applicable(normal_head):
     vol = normal_head.volume
     mr = Volume(np.abs(vol.data), vol.affine, SeriesInfo(modality="MR"))
     report = run_checks(mr, normal_head.mask)
     assert not report.ct
-    assert all(r.status is CheckStatus.NOT_APPLICABLE for r in report.results)
+    ct_only = (Check.HYPERDENSITY, Check.VENTRICLES, Check.HYPODENSITY_ASYMMETRY)
+    assert all(report.result(c).status is CheckStatus.NOT_APPLICABLE for c in ct_only)
+    flair = report.result(Check.FLAIR_ASYMMETRY)
+    assert flair.status is CheckStatus.NOT_APPLICABLE and flair.reasons == ["not a FLAIR series"]
+    assert report.result(Check.MIDLINE_SHIFT).status is not CheckStatus.NOT_APPLICABLE
     assert report.score.score == 0
     assert not report.labels.any()

@@ -109,7 +109,7 @@ def test_broken_mask_flagged_in_manifest_report_and_provenance(
     assert row["qc"].startswith("warn: intracranial volume")
     assert "left-right imbalance" in row["qc"]
     html = write_report(bad, [row]).read_text()
-    assert "data-qc='warn'" in html and "td class='qc-warn'" in html
+    assert "data-qc='warn'" in html and "class='qc-warn'" in html
     assert "1 brain mask(s) flagged by QC" in html
     # the viewer's entry point reads the same verdict from the provenance
     qc = read_qc(bad / row["output"])

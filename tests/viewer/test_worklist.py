@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -141,3 +142,30 @@ def test_viewer_loading_of_dicom_logs_no_patient_identifier(
     text = caplog.text + " ".join(str(r.args) for r in caplog.records)
     for marker in ("CANARY", "19010101"):
         assert marker not in text
+
+
+def test_candidates_column_sorts_highest_first_and_never_by_default(tmp_path: Path) -> None:
+    from imaging_triage.candidates.score import CandidateScore
+    from imaging_triage.viewer.worklist import CANDIDATES_LABEL, WorklistRow
+
+    # three preprocessed studies: scores 30 and 75, and one without candidates
+    for name, points in (("a_low", 30), ("b_none", None), ("c_high", 75)):
+        folder = tmp_path / "out" / name
+        write_study(tmp_path / "out", name=name)
+        if points is not None:
+            doc = {"format": 1, "score": {"score": points, "reasons": [f"reason {points}"]}}
+            (folder / "head_candidates.json").write_text(json.dumps({**doc, "checks": []}))
+    studies = find_studies(DataRoots.from_paths([tmp_path / "out"]))
+    by_source = {s.source: s for s in studies}
+    assert by_source["out/c_high"].candidates == CandidateScore(75, ["reason 75"])
+    assert by_source["out/b_none"].candidates is None  # not checked: no score, not 0
+    rows = worklist_rows(studies, {}, sort=SortKey.CANDIDATES)
+    assert [r.source for r in rows] == ["out/c_high", "out/a_low", "out/b_none"]
+    assert [r.candidates_text for r in rows] == ["75", "30", "–"]
+    assert rows[0].candidate_reasons == ("reason 75",)
+    assert rows[0].as_dict()[CANDIDATES_LABEL] == 75
+    assert CANDIDATES_LABEL == "automated candidates, not a diagnosis"
+    # the default order stays the reader's: by folder, and the first sort offered is urgency
+    assert [r.source for r in worklist_rows(studies, {})] == sorted(by_source)
+    assert next(iter(SortKey)) is SortKey.URGENCY
+    assert WorklistRow.__dataclass_fields__["candidates"].default is None

@@ -1,0 +1,58 @@
+"""The viewer's candidates panel shows what preprocess wrote instead of recomputing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from viewer.synthetic_studies import make_head
+
+from imaging_triage.ingest import SourceKind
+from imaging_triage.preprocess.config import default_config, merge
+from imaging_triage.preprocess.pipeline import process_volume
+from imaging_triage.roots import DataRoots
+from imaging_triage.viewer import candidates_panel as panel
+from imaging_triage.viewer.loader import open_series
+from imaging_triage.viewer.render import DisplayVolume
+from imaging_triage.viewer.worklist import find_studies
+from imaging_triage.volume import load_nifti
+
+
+def test_stored_candidates_are_shown_without_running_the_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = merge(default_config(), {"ct": {"resample": {"spacing_mm": [2.0, 2.0, 2.0]}}})
+    written = process_volume(
+        make_head(),
+        config,
+        tmp_path / "out" / "study" / "0002_HEAD",
+        input_sha256="",
+        series_outputs=[],
+    )
+    assert written.candidate_score is not None
+    (study,) = find_studies(DataRoots.from_paths([tmp_path / "out"]))
+    record = next(r for r in study.usable if Path(r.files[0]).name == "0002_HEAD.nii.gz")
+    assert record.kind is SourceKind.NIFTI
+    opened = open_series(record)
+    stored = panel.stored_candidates(record)
+    assert stored is not None and stored.score.score == written.candidate_score
+
+    def no_recompute(_opened: object) -> dict:
+        raise AssertionError("the checks ran again")
+
+    monkeypatch.setattr(panel, "run_candidates", no_recompute)
+    monkeypatch.setattr(panel, "S", {})
+    panel._run(opened, record)
+    shown = panel.S["candidates"]
+    assert shown["source"] == "written by preprocess"
+    assert shown["score"] == written.candidate_score
+    assert len(shown["regions"]) == len(stored.regions)
+    assert panel.S["overlay_url"] == shown["url"]
+    # each region's Go to lands inside the overlay drawn from the stored labels
+    assert stored.labels_path is not None and shown["regions"]  # the 75 HU blob at least
+    labels = DisplayVolume.from_volume(load_nifti(stored.labels_path)).data
+    for region in shown["regions"]:
+        i, j, k = region["ijk"]
+        near = labels[max(0, i - 3) : i + 4, max(0, j - 3) : j + 4, max(0, k - 3) : k + 4]
+        assert np.any(near > 0)
