@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.display import PRESET_WINDOWS, Preset
+from imaging_triage.display import PRESET_WINDOWS, Preset, Window, apply_window
 from imaging_triage.preprocess.reorient import reorient_array
-from imaging_triage.preprocess.window import apply_window
 from imaging_triage.volume import atomic_write_bytes, load_nifti
 
 logger = logging.getLogger(__name__)
@@ -81,13 +80,13 @@ def to_8bit(data: npt.NDArray[Any], ct: bool, mask: npt.NDArray[np.bool_] | None
     """Window a volume to 0..255 (CT brain window, else brain 1st-99th percentile)."""
     if ct:
         brain = PRESET_WINDOWS[Preset.BRAIN]
-        return apply_window(data, brain.width, brain.level)
+        return apply_window(data, brain)
     region = data[mask] if mask is not None and mask.any() else data[data != 0]
     if region.size == 0:
         region = data.ravel()
     lo, hi = np.percentile(region, [1, 99]) if region.size else (0.0, 1.0)
     width = float(hi - lo) or 1.0
-    return apply_window(data, width, float(lo) + width / 2.0)
+    return apply_window(data, Window(width, float(lo) + width / 2.0))
 
 
 def _outline(mask2d: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

@@ -1,14 +1,12 @@
-"""CT window presets (DESIGN.md section 3) and windowed 8-bit derivatives."""
+"""Windowed 8-bit derivatives of CT, from the one window table and window mapping of
+:mod:`imaging_triage.display`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import numpy as np
-import numpy.typing as npt
-
-from imaging_triage.display import PRESET_WINDOWS
+from imaging_triage.display import PRESET_WINDOWS, Window, apply_window
 from imaging_triage.errors import ConfigError
 from imaging_triage.preprocess.base import Sample
 
@@ -16,21 +14,6 @@ from imaging_triage.preprocess.base import Sample
 DEFAULT_PRESETS: dict[str, tuple[float, float]] = {
     preset.value: (window.width, window.level) for preset, window in PRESET_WINDOWS.items()
 }
-
-
-def apply_window(data: npt.NDArray[Any], width: float, level: float) -> npt.NDArray[np.uint8]:
-    """Map ``[level - width/2, level + width/2]`` linearly onto 0..255 (clipped), rounded.
-
-    Examples
-    --------
-    >>> apply_window(np.array([0.0, 40.0, 80.0, 1000.0]), 80, 40).tolist()
-    [0, 128, 255, 255]
-    """
-    if width <= 0:
-        raise ConfigError(f"window width must be positive, got {width}")
-    low = level - width / 2.0
-    scaled = (np.asarray(data, dtype=np.float32) - low) * (255.0 / width)
-    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -52,5 +35,5 @@ class Windows:
         """Apply the step."""
         out = sample.replace()
         for key, (width, level) in self.presets.items():
-            out.derivatives[f"win-{key}"] = apply_window(sample.image.data, width, level)
+            out.derivatives[f"win-{key}"] = apply_window(sample.image.data, Window(width, level))
         return out

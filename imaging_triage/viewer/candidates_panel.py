@@ -24,7 +24,7 @@ from imaging_triage.candidates.stored import StoredCandidates, read_candidates
 from imaging_triage.ingest import SeriesRecord, SourceKind
 from imaging_triage.viewer import session
 from imaging_triage.viewer.loader import OpenSeries
-from imaging_triage.viewer.render import DisplayVolume
+from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.viewer.transfer import EncodedVolume
 from imaging_triage.viewer.volume_server import VolumeServer
 from imaging_triage.volume import Volume

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imaging_triage.display import Window, apply_window
 from imaging_triage.errors import ConfigError
 from imaging_triage.preprocess.base import Sample
 from imaging_triage.preprocess.clip import ClipIntensity
 from imaging_triage.preprocess.normalize import ZScoreNormalize
-from imaging_triage.preprocess.window import DEFAULT_PRESETS, Windows, apply_window
+from imaging_triage.preprocess.window import DEFAULT_PRESETS, Windows
 from imaging_triage.volume import Volume
 
 
@@ -27,7 +28,7 @@ def test_clip_rejects_inverted_range() -> None:
 
 def test_window_levels() -> None:
     # brain window 80/40: 0 HU -> 0, 40 -> mid grey, 80 -> 255
-    assert apply_window(np.array([-10.0, 0.0, 40.0, 80.0, 90.0]), 80, 40).tolist() == [
+    assert apply_window(np.array([-10.0, 0.0, 40.0, 80.0, 90.0]), Window(80, 40)).tolist() == [
         0,
         0,
         128,

@@ -13,6 +13,7 @@ from PIL import Image
 from scipy import ndimage
 
 from imaging_triage.batch import read_manifest, run_batch
+from imaging_triage.display import Window, apply_window
 from imaging_triage.preprocess.config import default_config, merge
 from imaging_triage.preprocess.phantom import ct_head_phantom, mr_head_phantom
 from imaging_triage.preprocess.report import (
@@ -24,7 +25,6 @@ from imaging_triage.preprocess.report import (
     render_views,
     write_report,
 )
-from imaging_triage.preprocess.window import apply_window
 from imaging_triage.volume import Volume, load_nifti, save_nifti
 
 CONFIG = {
@@ -79,7 +79,7 @@ def test_report_rows_and_images(tmp_path: Path) -> None:
 
     image = load_nifti(out / ct_row["output"])
     mask = load_nifti(out / ct_row["output"].replace(".nii.gz", "_mask.nii.gz")).data.astype(bool)
-    expected = apply_window(mid_slices(image.data)["axial"], 80, 40)
+    expected = apply_window(mid_slices(image.data)["axial"], Window(80, 40))
     outline = mid_slices(mask)["axial"]
     outline = outline & ~ndimage.binary_erosion(outline)
     assert axial.shape[:2] == expected.shape

@@ -14,7 +14,7 @@ from imaging_triage.preprocess.pipeline import process_volume
 from imaging_triage.roots import DataRoots
 from imaging_triage.viewer import candidates_panel as panel
 from imaging_triage.viewer.loader import open_series
-from imaging_triage.viewer.render import DisplayVolume
+from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.viewer.worklist import find_studies
 from imaging_triage.volume import load_nifti
 
