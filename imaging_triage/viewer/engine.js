@@ -355,7 +355,9 @@ class View {
   }
   overlayImage(L, slice) {
     const e = this.engine, ov = e.overlay;
-    if (!ov || !e.showOverlay || this.which !== "main" || ov.volume.key === undefined) { return null; }
+    if (!ov || this.which !== "main") { this.overlayShown = "none"; return null; }
+    if (!e.showOverlay) { this.overlayShown = "hidden"; return null; }
+    if (ov.volume.key === undefined) { this.overlayShown = "none"; return null; }
     const key = [ov.volume.version, this.plane, slice].join("|");
     if (!this.ovCanvas) { this.ovCanvas = document.createElement("canvas"); }
     const g = L.g, cv = this.ovCanvas;
@@ -365,15 +367,20 @@ class View {
       const ctx = cv.getContext("2d"), img = ctx.createImageData(g.w, g.h);
       const out = new Uint32Array(img.data.buffer), data = ov.volume.data;
       const color = ov.color;
-      let o = 0;
+      let o = 0, lit = 0;
       for (let r = 0; r < g.h; r++) {
         for (let c = 0; c < g.w; c++) {
           const v = g.toVox(c, r, slice);
-          out[o++] = data[ov.volume.index(v[0], v[1], v[2])] ? color : 0;
+          const on = data[ov.volume.index(v[0], v[1], v[2])];
+          out[o++] = on ? color : 0;
+          if (on) { lit++; }
         }
       }
       ctx.putImageData(img, 0, 0);
+      this.overlayLit = String(lit);
     }
+    // the DOM contract: "none", "hidden" (toggled off) or the overlay pixels on this image
+    this.overlayShown = ov.volume.complete ? this.overlayLit : "loading";
     return cv;
   }
   draw() {
@@ -469,6 +476,7 @@ class View {
     set("series", vol.key); set("zoom", this.zoom.toFixed(3)); set("plane", this.plane);
     set("origin", `${L.ox.toFixed(2)},${L.oy.toFixed(2)}`); set("scale", `${L.sx.toFixed(5)},${L.sy.toFixed(5)}`);
     set("loaded", vol.complete ? "true" : "false"); set("ready", ready ? "true" : "false");
+    set("overlay", this.overlayShown || "none");
     this.thumb.style.top = `${(1 - slice / Math.max(1, n - 1)) * 100}%`;
     this.track.setAttribute("aria-valuenow", String(slice + 1)); this.track.setAttribute("aria-valuemax", String(n));
     el.setAttribute("aria-label", `${this.name} view, slice ${slice + 1} of ${n}, window ${win}`);
