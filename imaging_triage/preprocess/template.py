@@ -95,14 +95,18 @@ def _cache_paths(spacing_mm: float) -> dict[str, Path]:
     except Exception:  # no metadata: nothing to key the cache on
         source = "unknown"
     stem = f"icbm152_2009c_{spacing_mm:g}mm_v{CACHE_VERSION}_nilearn-{source}"
-    return {k: cache_dir() / f"{stem}_{k}.nii" for k in ("t1", "brain", "intracranial")}
+    try:
+        folder = cache_dir()
+    except (RuntimeError, KeyError):  # no home folder to cache in: compute every time
+        return {}
+    return {k: folder / f"{stem}_{k}.nii" for k in ("t1", "brain", "intracranial")}
 
 
 def _read_cache(spacing_mm: float) -> BrainTemplate | None:
     import SimpleITK as sitk
 
     paths = _cache_paths(spacing_mm)
-    if not all(p.is_file() for p in paths.values()):
+    if not paths or not all(p.is_file() for p in paths.values()):
         return None
     try:
         images = {k: sitk.ReadImage(str(p), sitk.sitkFloat32) for k, p in paths.items()}
