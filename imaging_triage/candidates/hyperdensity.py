@@ -61,7 +61,7 @@ from imaging_triage.candidates.anatomy import (
     bounding_box,
     depth_mm,
     key_slice,
-    mirror,
+    mirror_at,
     region_side,
 )
 from imaging_triage.candidates.findings import (
@@ -256,9 +256,10 @@ def hyperdensity(
     in_range = inside & (smooth >= low) & (smooth <= high)
     faint = np.zeros_like(in_range)
     if head.plane is not None and cfg.faint_hu < low:
-        mirrored = mirror(smooth, head.plane.moved(origin), fill=np.nan)
         faint = inside & (smooth >= cfg.faint_hu) & (smooth < low)
-        faint &= smooth - mirrored >= cfg.faint_delta_hu
+        ijk = np.nonzero(faint)
+        mirrored = mirror_at(smooth, head.plane.moved(origin), ijk)
+        faint[ijk] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
 
     calc = inside & (values >= cfg.calcification_hu)
     near_calc = morphology.dilate(calc, cfg.calcification_margin_mm + 1.5, sp)
