@@ -216,6 +216,24 @@ def mirror(values: npt.NDArray[Any], plane: MidlinePlane, fill: float) -> npt.ND
     return np.asarray(out, dtype=np.float32)
 
 
+def mirror_at(
+    values: npt.NDArray[Any], plane: MidlinePlane, ijk: tuple[npt.NDArray[np.intp], ...]
+) -> npt.NDArray[np.float32]:
+    """The values of :func:`mirror` at the voxels ``ijk`` only (NaN where the mirror falls
+    outside the grid): the same gather and interpolation, for a few voxels of a large grid."""
+    i, j, k = (np.asarray(a, dtype=np.int64) for a in ijk)
+    twice = 2.0 * plane.i_at(j, k)
+    base = np.floor(twice).astype(np.int64)
+    frac = (twice - base).astype(np.float32)
+    src = base - i
+    valid = (src >= 0) & (src + 1 < values.shape[0])
+    low = np.asarray(values[np.clip(src, 0, values.shape[0] - 1), j, k], dtype=np.float32)
+    high = np.asarray(values[np.clip(src + 1, 0, values.shape[0] - 1), j, k], dtype=np.float32)
+    out = (1.0 - frac) * low + frac * high
+    out[~valid] = np.nan
+    return np.asarray(out, dtype=np.float32)
+
+
 def prepare(volume: Volume, mask: npt.NDArray[np.bool_], ct: bool) -> Head:
     """A :class:`Head` from a RAS-ordered volume and its mask (see :func:`to_ras_grid`).
 

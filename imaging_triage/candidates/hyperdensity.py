@@ -24,7 +24,12 @@ The rules, all in Hounsfield units on the intracranial mask, each one visible in
    (choroid plexus) is suppressed as a possible physiological calcification;
 4. **falx**: a region lying entirely within ``falx_mm`` of the midline plane is the dense
    dura of the falx (an interhemispheric subdural that thin is set aside with it);
-5. **size**: connected regions (26-connectivity) of at least ``min_volume_ml``.
+5. **size**: connected regions (26-connectivity) of at least ``min_volume_ml``;
+6. **faint focus** (the left-right comparison of Chan 2007): a voxel just below the acute
+   range, at least ``faint_hu`` (above grey matter), counts as in range when it is at least
+   ``faint_delta_hu`` denser than its mirror across the midline plane (both smoothed): a
+   small clot whose density partial volume with a thick slice has pulled under the range,
+   or a resolving one, still stands out from the other hemisphere; rules 2-5 then apply.
 
 Before any of this, the median density of the mask must lie in ``brain_hu``: a phantom
 filled with dense inserts, or a mask that missed the brain, is *not measured* (with the
@@ -37,9 +42,10 @@ and extended, *parenchymal* when it is at least 8 mm thick somewhere (a compact 
 otherwise *sulcal/cisternal* (thin, in sulci, fissures or cisterns).
 
 The design follows the rule-based CAD of Chan (2007): threshold in the blood range,
-suppression of bone and calcification by position and density, regions by size; Chan's
-top-hat and left-right comparison are not used, so every rule stays a threshold a reader
-can check on the image. A region is a candidate for a reader, never a hemorrhage.
+suppression of bone and calcification by position and density, regions by size, and
+(rule 6) the left-right comparison; Chan's top-hat is not used, so every rule stays a
+threshold a reader can check on the image and its mirror. A region is a candidate for a
+reader, never a hemorrhage.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from imaging_triage.candidates.anatomy import (
     bounding_box,
     depth_mm,
     key_slice,
+    mirror_at,
     region_side,
 )
 from imaging_triage.candidates.findings import (
@@ -97,6 +104,8 @@ class HyperdensityConfig:
     falx_mm: float = 3.0
     min_volume_ml: float = 0.1
     brain_hu: tuple[float, float] = (15.0, 50.0)
+    faint_hu: float = 45.0
+    faint_delta_hu: float = 12.0
 
     def __post_init__(self) -> None:
         low, high = self.acute_hu
@@ -245,10 +254,17 @@ def hyperdensity(
     smooth = _smooth(values, cfg.smoothing_mm, sp)
     low, high = cfg.acute_hu
     in_range = inside & (smooth >= low) & (smooth <= high)
+    faint = np.zeros_like(in_range)
+    if head.plane is not None and cfg.faint_hu < low:
+        faint = inside & (smooth >= cfg.faint_hu) & (smooth < low)
+        ijk = np.nonzero(faint)
+        mirrored = mirror_at(smooth, head.plane.moved(origin), ijk)
+        faint[ijk] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
 
     calc = inside & (values >= cfg.calcification_hu)
     near_calc = morphology.dilate(calc, cfg.calcification_margin_mm + 1.5, sp)
-    in_range &= ~morphology.dilate(calc, cfg.calcification_margin_mm, sp)
+    calc_halo = morphology.dilate(calc, cfg.calcification_margin_mm, sp)
+    in_range &= ~calc_halo
 
     bone = values >= cfg.bone_hu
     # along the slice direction the partial volume of a thick slice reaches half a slice more
@@ -260,17 +276,22 @@ def hyperdensity(
     seeds = in_range & ~near_bone
     # the box dilation of bone reaches sqrt(3) * margin at its corners: grow back as far
     grown = _grow(seeds, in_range, cfg.bone_margin_mm * 1.75 + 1.0, min(sp))
+    # rule 6: faint voxels join as they are (no growth towards the bone)
+    faint &= ~calc_halo & ~near_bone
 
-    labels, n = ndimage.label(grown, structure=np.ones((3, 3, 3), dtype=bool))
+    labels, n = ndimage.label(grown | faint, structure=np.ones((3, 3, 3), dtype=bool))
     if n == 0:
         return result, out
     vent = ventricles[box]
     near_vent = morphology.dilate(vent, 2.0, sp) if vent.any() else vent
-    found: list[tuple[float, Region, tuple[slice, ...], int]] = []
+    found: list[tuple[float, Region, tuple[slice, ...], npt.NDArray[np.bool_]]] = []
     for value, piece in enumerate(ndimage.find_objects(labels), start=1):
         if piece is None:
             continue
         region = np.asarray(labels[piece] == value)
+        acute = region & grown[piece]
+        if float(acute.sum()) * head.voxel_ml >= cfg.min_volume_ml:
+            region = acute  # an acute region: its faint rim is partial volume, left out
         volume = float(region.sum()) * head.voxel_ml
         if volume < cfg.min_volume_ml:
             continue
@@ -310,14 +331,14 @@ def hyperdensity(
                     shape_hint=hint,
                 ),
                 piece,
-                value,
+                region,
             )
         )
     found.sort(key=lambda item: -item[0])
     sub = out[box]
-    for index, (_, region_obj, piece, value) in enumerate(found, start=1):
+    for index, (_, region_obj, piece, region) in enumerate(found, start=1):
         result.regions.append(region_obj)
-        sub[piece][labels[piece] == value] = index
+        sub[piece][region] = index
     result.measures.update(
         total_ml=sum(r.volume_ml for r in result.regions),
         regions=float(len(result.regions)),

@@ -69,6 +69,32 @@ def test_lesion_below_the_acute_range_is_not_flagged():
     assert result.regions == []
 
 
+def test_faint_focus_denser_than_its_mirror_is_found():
+    # 49 HU: under the acute range, 14 HU denser than the brain of the other side
+    head = build_head(blobs=(Blob((25.0, 20.0, 10.0), 5.0, 49.0),))
+    result, labels = _run(head)
+    assert len(result.regions) == 1
+    region = result.regions[0]
+    assert region.side is Side.RIGHT
+    assert 45.0 <= region.mean_hu < 50.0
+    assert 0.1 <= region.volume_ml <= float(head.truth["blob0"].sum()) / 1000.0
+    assert np.allclose(region.centroid_ras_mm, (25.0, 20.0, 10.0), atol=1.5)
+    assert labels[head.truth["blob0"]].mean() > 0.2  # its core: the rim is under 45 HU
+
+
+def test_faint_foci_mirrored_on_both_sides_are_not_flagged():
+    pair = (Blob((25.0, 20.0, 10.0), 5.0, 49.0), Blob((-25.0, 20.0, 10.0), 5.0, 49.0))
+    result, labels = _run(build_head(blobs=pair))
+    assert result.regions == []
+    assert not labels.any()
+
+
+def test_faint_rule_off_when_its_floor_is_the_acute_floor():
+    head = build_head(blobs=(Blob((25.0, 20.0, 10.0), 5.0, 49.0),))
+    result, _ = _run(head, HyperdensityConfig(faint_hu=50.0))
+    assert result.regions == []
+
+
 def test_dense_phantom_content_is_not_measured(normal_head):
     head = build_head(blobs=(Blob((0.0, 0.0, 0.0), 50.0, 95.0),))
     result, labels = _run(head)
