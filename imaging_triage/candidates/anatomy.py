@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
+from imaging_triage.preprocess.morphology import distance_inside
 from imaging_triage.volume import Volume
 
 
@@ -314,6 +314,6 @@ def depth_mm(
     """
     pad = [int(np.ceil(cap_mm / s)) + 1 for s in spacing]
     padded = np.pad(np.asarray(mask, dtype=bool), [(p, p) for p in pad])
-    dist = ndimage.distance_transform_edt(padded, sampling=spacing)
+    dist = distance_inside(padded, tuple(float(s) for s in spacing))  # exact, linear time
     inner = tuple(slice(p, p + n) for p, n in zip(pad, mask.shape, strict=True))
     return np.asarray(np.minimum(dist[inner], cap_mm + 1.0), dtype=np.float64)
