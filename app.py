@@ -145,7 +145,7 @@ def study_view(
         st.warning(ui.plain(warning))
     if setup.refusal:
         st.warning(setup.refusal)
-    review = reading_panel.visible_review(store, study.key, S["reviewer"], setup)
+    review = setup.review
     data = EngineData(
         series=EngineSeries(record.key, ui.series_label(record), url, opened),
         view=S["initial_view"],
@@ -234,10 +234,9 @@ def main() -> None:
             open_study(None)
         if settings.pacs_url:
             pacs_panel(settings.pacs_url, roots, get_studies.clear)
-        reviews = reading_panel.blinded_reviews(
+        reviews, reads = reading_panel.worklist_reading(
             store, store.reviews(), studies, S["reviewer"], settings.reading
         )
-        reads = reading_panel.worklist_reads(store, studies, settings.reading)
         ui.worklist_view(studies, reviews, open_study, reads=reads)
         with st.expander("Readers: agreement and teaching"):
             reading_panel.readers_page(store, teaching)

@@ -55,6 +55,8 @@ class ReadSetup:
     """How this page reads this study."""
 
     mode: ReadingMode
+    #: the findings and outcome this reader may see (blinded in double reading)
+    review: StudyReview
     #: double reading only
     state: DoubleReadState | None = None
     #: why this reader may not read the study now (a third reader before both saved)
@@ -80,16 +82,16 @@ def open_study_read(
     store: ReviewStore, study: Study, reviewer: str, mode: ReadingMode
 ) -> ReadSetup:
     """Mark the study opened by ``reviewer`` (claiming an independent read in double
-    reading) and return how the page reads it."""
-    if not reviewer:
-        return ReadSetup(mode)
+    reading) and return how the page reads it, with what the reader may see."""
     if mode is ReadingMode.SINGLE:
-        workflow.mark_opened(
+        review = workflow.mark_opened(
             store, study.key, reviewer=reviewer, study_uid=study.study_uid, source=study.source
         )
-        return ReadSetup(mode)
+        return ReadSetup(mode, review)
+    if not reviewer:
+        return ReadSetup(mode, reading.blinded_review(store, study.key, reviewer))
     try:
-        reading.open_blinded(
+        review = reading.open_blinded(
             store,
             study.key,
             reviewer=reviewer,
@@ -98,17 +100,9 @@ def open_study_read(
             modality=study.modality,
         )
     except ReviewRuleError as err:
-        return ReadSetup(mode, reading.double_read_state(store, study.key), err.reason)
-    return ReadSetup(mode, reading.double_read_state(store, study.key))
-
-
-def visible_review(
-    store: ReviewStore, study_key: str, reviewer: str, setup: ReadSetup
-) -> StudyReview:
-    """The findings and outcome this reader may see."""
-    if setup.mode is ReadingMode.SINGLE:
-        return store.review(study_key)
-    return reading.blinded_review(store, study_key, reviewer)
+        review = reading.blinded_review(store, study.key, reviewer)
+        return ReadSetup(mode, review, reading.double_read_state(store, study.key), err.reason)
+    return ReadSetup(mode, review, reading.double_read_state(store, study.key))
 
 
 def flag(
@@ -236,45 +230,32 @@ def _finding(f: Any) -> str:
     return f"{f.type.label}{side}"
 
 
-def worklist_reads(
-    store: ReviewStore, studies: list[Study], config: dict[str, object]
-) -> dict[str, str]:
-    """Per study of a double-read worklist, the "reads" cell: done, agreement, consensus."""
-    double = [s for s in studies if study_mode(s, config) is ReadingMode.DOUBLE_BLIND]
-    if not double:
-        return {}
-    states = reading.worklist_states(store)
-    cells = {}
-    for s in double:
-        state = states.get(s.key)
-        if state is None or not state.both_saved:
-            cells[s.key] = f"{state.reads_done if state else 0}/{reading.READERS_NEEDED}"
-        elif state.consensus is not None:
-            cells[s.key] = "2/2 · consensus saved"
-        else:
-            cells[s.key] = "2/2 · agree" if state.agree else "2/2 · consensus pending"
-    return cells
-
-
-def blinded_reviews(
+def worklist_reading(
     store: ReviewStore,
     reviews: dict[str, StudyReview],
     studies: list[Study],
     reviewer: str,
     config: dict[str, object],
-) -> dict[str, StudyReview]:
-    """``reviews`` with every double-read study not yet read twice shown as ``reviewer``
-    sees it: the worklist must not reveal the other reader's outcome either."""
-    out = dict(reviews)
-    states = None
-    for s in studies:
-        if s.key not in out or study_mode(s, config) is not ReadingMode.DOUBLE_BLIND:
-            continue
-        states = states if states is not None else reading.worklist_states(store)
+) -> tuple[dict[str, StudyReview], dict[str, str]]:
+    """What the worklist shows of double-read studies: ``reviews`` with every study not yet
+    read twice as ``reviewer`` sees it (the worklist must not reveal the other reader's
+    outcome either), and per study the "reads" cell: done, agreement, consensus."""
+    double = [s for s in studies if study_mode(s, config) is ReadingMode.DOUBLE_BLIND]
+    if not double:
+        return reviews, {}
+    states = reading.worklist_states(store)
+    shown, cells = dict(reviews), {}
+    for s in double:
         state = states.get(s.key)
         if state is None or not state.both_saved:
-            out[s.key] = reading.blinded_review(store, s.key, reviewer)
-    return out
+            cells[s.key] = f"{state.reads_done if state else 0}/{reading.READERS_NEEDED}"
+            if s.key in shown:
+                shown[s.key] = reading.blinded_review(store, s.key, reviewer)
+        elif state.consensus is not None:
+            cells[s.key] = "2/2 · consensus saved"
+        else:
+            cells[s.key] = "2/2 · agree" if state.agree else "2/2 · consensus pending"
+    return shown, cells
 
 
 def readers_page(store: ReviewStore, setup: TeachingSetup) -> None:
