@@ -238,7 +238,9 @@ def main() -> None:
             store, store.reviews(), studies, S["reviewer"], settings.reading
         )
         ui.worklist_view(studies, reviews, open_study, reads=reads)
-        with st.expander("Readers: agreement and teaching"):
+        # computed over the whole database only when asked (an expander's body runs
+        # on every rerun even when closed)
+        if st.toggle("Readers: agreement and teaching", key="readers_page"):
             reading_panel.readers_page(store, teaching)
     else:
         study_view(current, studies, store, settings.reading, teaching)

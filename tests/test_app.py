@@ -88,6 +88,23 @@ def test_worklist_lists_every_study_with_status(env: tuple[Path, SyntheticStudy]
     assert "data/ct_normal" in texts and "data/ct_sdh" not in texts
 
 
+def test_readers_page_is_computed_only_when_asked(
+    env: tuple[Path, SyntheticStudy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imaging_triage.viewer import reading_panel
+
+    calls: list[int] = []
+    real = reading_panel.agreement.agreement
+    monkeypatch.setattr(
+        reading_panel.agreement, "agreement", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    at = _start()
+    assert calls == []  # the worklist alone does not compute agreement
+    at.toggle(key="readers_page").set_value(True).run()
+    assert not at.exception
+    assert calls and any("Agreement needs two readers" in c.value for c in at.caption)
+
+
 def test_study_page_mounts_the_engine_with_the_series(env: tuple[Path, SyntheticStudy]) -> None:
     at = _start()
     _open(at, "data/ct_sdh")

@@ -17,6 +17,7 @@ machine; nothing is sent anywhere.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,33 @@ def against_reader(
     return results
 
 
+def truth_index(ground_truth: str | Path) -> dict[str, Path]:
+    """Study Instance UID -> ``truth.json`` for every ``<study>/truth.json`` under
+    ``ground_truth``.
+
+    Each file is read once per version (its path, size and modification time): the
+    viewer asks on every rerun of a page, and a changed file is read again.
+
+    Raises
+    ------
+    InputError
+        If a ``truth.json`` cannot be read or parsed.
+    """
+    index: dict[str, Path] = {}
+    for path in sorted(Path(ground_truth).glob("*/truth.json")):
+        stat = path.stat()
+        uid = _truth_uid(str(path), stat.st_size, stat.st_mtime_ns)
+        if uid:
+            index.setdefault(uid, path)
+    return index
+
+
+@functools.lru_cache(maxsize=4096)
+def _truth_uid(path: str, size: int, mtime_ns: int) -> str:
+    """:func:`truth_study_uid` of one version of a file (the cache key)."""
+    return truth_study_uid(path)
+
+
 def against_truth(
     store: ReviewStore,
     ground_truth: str | Path,
@@ -155,7 +183,7 @@ def against_truth(
     Studies are paired with their ground truth by Study Instance UID (as registered when
     the study was opened in the viewer).
     """
-    truths = {truth_study_uid(p): p for p in sorted(Path(ground_truth).glob("*/truth.json"))}
+    truths = truth_index(ground_truth)
     uid_of = {s["study_key"]: s["study_uid"] for s in store.studies()}
     results = []
     for key, by_reader in reads_from_store(store).items():
@@ -196,9 +224,9 @@ def feedback(
     if ground_truth is None:
         return None
     uid = next((s["study_uid"] for s in store.studies() if s["study_key"] == study_key), "")
-    for path in sorted(Path(ground_truth).glob("*/truth.json")):
-        if uid and truth_study_uid(path) == uid:
-            return score_read(read, read_from_truth(path, study_key), rule)
+    path = truth_index(ground_truth).get(uid) if uid else None
+    if path is not None:
+        return score_read(read, read_from_truth(path, study_key), rule)
     if not read.complete:
         score_read(read, read, rule)  # raises: never reveal whether a truth exists first
     return None

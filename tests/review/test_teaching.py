@@ -26,6 +26,7 @@ from imaging_triage.review.teaching import (
     feedback,
     score_read,
     summarize,
+    truth_index,
 )
 
 L, R = Laterality.LEFT, Laterality.RIGHT
@@ -117,3 +118,31 @@ def test_feedback_only_after_the_outcome_is_saved(db_url: str) -> None:
     assert result.reader == "resident" and len(result.found) == 1
     assert not result.missed and not result.extra
     assert result.outcome_match and result.urgency_match
+
+
+def test_truth_index_reads_each_file_once_per_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imaging_triage.review.teaching as teaching_module
+
+    for name, uid in (("a", "1.2.3"), ("b", "1.2.4")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "truth.json").write_text(json.dumps({"study_instance_uid": uid}))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "truth.json").write_text("{}")  # no UID: not indexed
+    reads: list[str] = []
+    real = teaching_module.truth_study_uid
+
+    def counting(path: str | Path) -> str:
+        reads.append(Path(path).parent.name)
+        return real(path)
+
+    monkeypatch.setattr(teaching_module, "truth_study_uid", counting)
+    teaching_module._truth_uid.cache_clear()
+    first = truth_index(tmp_path)
+    assert first == {"1.2.3": tmp_path / "a" / "truth.json", "1.2.4": tmp_path / "b" / "truth.json"}
+    assert truth_index(tmp_path) == first
+    assert sorted(reads) == ["a", "b", "c"]  # the second call read nothing
+    (tmp_path / "b" / "truth.json").write_text(json.dumps({"study_instance_uid": "1.2.99"}))
+    assert set(truth_index(tmp_path)) == {"1.2.3", "1.2.99"}  # a changed file is read again
+    assert sorted(reads) == ["a", "b", "b", "c"]
