@@ -1,14 +1,16 @@
-"""What the browser tests share: Chromium's presence, waiting for Streamlit, choosing in a
-select box, and the page position of a voxel in the engine's axial view."""
+"""What the browser tests share: Debian's Chromium under Playwright, waiting for Streamlit,
+choosing in a select box, and the page position of a voxel in the engine's axial view."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from imaging_triage.viewer.launch import CHROMIUM
+from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS
 from imaging_triage.viewer.planes import DisplayVolume, Plane, voxel_to_pixel
 
 
@@ -19,6 +21,21 @@ def require_chromium() -> None:
         if os.environ.get("IMAGING_TRIAGE_REQUIRE_BROWSER") == "1":
             pytest.fail(message + "; IMAGING_TRIAGE_REQUIRE_BROWSER=1 makes this a failure")
         pytest.skip(message)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium launched by Playwright (see :func:`require_chromium` when absent),
+    closed at the end."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def screen_point(

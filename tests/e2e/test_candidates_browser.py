@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import choose, require_chromium, settle
+from browserkit import choose, chromium, settle
 
 from imaging_triage.cli import main as cli_main
 from imaging_triage.roots import DataRoots
-from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
+from imaging_triage.viewer.launch import ViewerProcess
 from imaging_triage.viewer.worklist import CANDIDATES_LABEL, SortKey, find_studies, worklist_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,15 +31,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _page(browser: Any) -> Any:

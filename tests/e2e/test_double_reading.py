@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import choose, require_chromium, settle
+from browserkit import choose, chromium, require_chromium, settle
 
 from imaging_triage.review.reading import double_read_state
 from imaging_triage.review.store import ReviewStore
 from imaging_triage.roots import DataRoots
-from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
+from imaging_triage.viewer.launch import ViewerProcess
 from imaging_triage.viewer.worklist import find_studies
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,11 +72,10 @@ def _save_outcome(page: Any, outcome: str, urgency: str) -> None:
 
 
 def test_two_blinded_readers_then_a_consensus(viewer: Any) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     server, key, db = viewer
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+    with chromium() as browser:
         a, b, c = _page(browser), _page(browser), _page(browser)
 
         # reader A flags a left SDH at the centre of the image, nothing saved yet
@@ -138,7 +137,6 @@ def test_two_blinded_readers_then_a_consensus(viewer: Any) -> None:
         # the worklist shows where the study stands
         c.goto(f"{server.url}/?reviewer=Dr%20C")
         expect(c.get_by_text("2/2 · consensus saved")).to_be_visible()
-        browser.close()
 
     with ReviewStore(db) as store:
         state = double_read_state(store, key)

@@ -7,15 +7,15 @@ searches the PACS, pulls the study with the progress bar, and finds it in the wo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browserkit import chromium, require_chromium
 from orthancserver import OrthancServer, running_orthanc, sample_files
 
-from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
+from imaging_triage.viewer.launch import ViewerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = "01_ct_normal"
@@ -30,12 +30,8 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
 def test_pull_a_study_from_the_pacs_into_the_worklist(
     orthanc: OrthancServer, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("IMAGING_TRIAGE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + "; IMAGING_TRIAGE_REQUIRE_BROWSER=1 makes this a failure")
-        pytest.skip(message)
-    from playwright.sync_api import expect, sync_playwright
+    require_chromium()
+    from playwright.sync_api import expect
 
     data = tmp_path / "data"
     data.mkdir()
@@ -48,9 +44,8 @@ def test_pull_a_study_from_the_pacs_into_the_worklist(
         ViewerProcess.start(
             ROOT / "app.py", data=data, db=tmp_path / "r.sqlite", home=tmp_path, extra_env=env
         ) as viewer,
-        sync_playwright() as pw,
+        chromium() as browser,
     ):
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         page: Any = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(f"{viewer.url}/?reviewer=Dr%20Pacs")
@@ -67,7 +62,6 @@ def test_pull_a_study_from_the_pacs_into_the_worklist(
         row = page.locator('[data-testid="stHorizontalBlock"]').filter(has_text="pacs")
         row.last.get_by_role("button", name="Open", exact=True).click()
         page.wait_for_selector(".it-view[data-view=axial][data-loaded=true]")
-        browser.close()
     pulled = list((data / "pacs").rglob("*.dcm")) or [
         p for p in (data / "pacs").rglob("*") if p.is_file() and p.suffix != ".json"
     ]

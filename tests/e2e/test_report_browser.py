@@ -10,18 +10,17 @@ folder name) and opened from disk, as a reader opens it. The browser is Debian's
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from browserkit import chromium
 
 from imaging_triage.batch import read_manifest, run_batch
 from imaging_triage.preprocess.config import default_config, merge
 from imaging_triage.preprocess.phantom import ct_head_phantom, mr_head_phantom
 from imaging_triage.preprocess.report import write_report
-from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS
 from imaging_triage.volume import Volume, save_nifti
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -61,37 +60,26 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_card_fits_1366_by_768_without_horizontal_scrolling(report: Path) -> None:
-    if not CHROMIUM.exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("IMAGING_TRIAGE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + "; IMAGING_TRIAGE_REQUIRE_BROWSER=1 makes this a failure")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
-        try:
-            page: Any = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-            page.goto(report.as_uri())
-            page.wait_for_load_state("load")
-            scroll = page.evaluate(
-                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-            )
-            cards = page.evaluate(
-                """Array.from(document.querySelectorAll('section.card')).map(c => {
-                    const r = c.getBoundingClientRect();
-                    const imgs = Array.from(c.querySelectorAll('img')).map(i => {
-                        const b = i.getBoundingClientRect();
-                        return [b.left, b.right, b.width, i.complete && i.naturalWidth > 0];
-                    });
-                    return {cls: c.className, left: r.left, right: r.right, width: r.width,
-                            height: r.height, scrollWidth: c.scrollWidth,
-                            clientWidth: c.clientWidth, imgs: imgs,
-                            candidates: c.dataset.candidates || null};
-                })"""
-            )
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page: Any = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        scroll = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        cards = page.evaluate(
+            """Array.from(document.querySelectorAll('section.card')).map(c => {
+                const r = c.getBoundingClientRect();
+                const imgs = Array.from(c.querySelectorAll('img')).map(i => {
+                    const b = i.getBoundingClientRect();
+                    return [b.left, b.right, b.width, i.complete && i.naturalWidth > 0];
+                });
+                return {cls: c.className, left: r.left, right: r.right, width: r.width,
+                        height: r.height, scrollWidth: c.scrollWidth,
+                        clientWidth: c.clientWidth, imgs: imgs,
+                        candidates: c.dataset.candidates || null};
+            })"""
+        )
     assert scroll[0] <= scroll[1], f"the page scrolls horizontally: {scroll}"
     assert len(cards) == 4  # one per manifest row
     assert cards[0]["cls"] == "card failed"  # failures first

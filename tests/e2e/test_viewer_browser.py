@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import psutil
 import pytest
-from browserkit import choose, require_chromium, screen_point, settle
+from browserkit import choose, chromium, require_chromium, screen_point, settle
 
 from imaging_triage.cli import main as cli_main
 from imaging_triage.roots import DataRoots
-from imaging_triage.viewer.launch import CHROMIUM, CHROMIUM_ARGS, ViewerProcess
+from imaging_triage.viewer.launch import ViewerProcess
 from imaging_triage.viewer.planes import DisplayVolume
 from imaging_triage.viewer.worklist import Study, find_studies
 from imaging_triage.volume import load_nifti
@@ -67,14 +67,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Itera
 
 @pytest.fixture(scope="module")
 def browser(server: Server) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
