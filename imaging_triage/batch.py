@@ -367,6 +367,10 @@ class Manifest:
         """Rows so far, in scan order."""
         return [self._rows[i] for i in sorted(self._rows)]
 
+    def items(self) -> list[tuple[int, ManifestRow]]:
+        """(series index, row) so far, in scan order."""
+        return sorted(self._rows.items(), key=lambda item: item[0])
+
     def write(self) -> None:
         """Rewrite the file atomically."""
         buf = io.StringIO()
@@ -597,6 +601,43 @@ def _dask_results(tasks: Sequence[Task], address: str) -> Iterator[tuple[Task, M
             yield task, row
 
 
+def follow_up_candidates(
+    out: Path, scan: ScanResult, manifest: Manifest, config: PipelineConfig
+) -> int:
+    """The follow-up pass of the candidate checks over every written series of the run
+    (:func:`imaging_triage.candidates.followup.follow_up_pass`): prior sites measured on
+    the CT series of a patient's later studies; the manifest's candidate cells updated.
+
+    Returns the number of series whose candidates were rewritten.
+    """
+    from imaging_triage.candidates.findings import Check
+    from imaging_triage.candidates.followup import SeriesOutput, follow_up_pass
+    from imaging_triage.candidates.stored import read_candidates
+
+    if Check.PRIOR_SITES.value not in config.candidates.checks.checks:
+        return 0
+    outputs: list[SeriesOutput] = []
+    row_of: dict[Path, ManifestRow] = {}
+    for index, row in manifest.items():
+        record = scan.series[index]
+        for rel in filter(None, row.output.split(";")):
+            image = out / rel
+            outputs.append(
+                SeriesOutput(
+                    image, record.patient_key, record.study_uid, record.study_date, record.modality
+                )
+            )
+            row_of[image] = row
+    updated = follow_up_pass(outputs, config.candidates.checks)
+    for image in updated:
+        row = row_of[image]
+        stored = [read_candidates(out / rel) for rel in filter(None, row.output.split(";"))]
+        row.candidates = _candidates_cell([s.score.score for s in stored if s is not None])
+    if updated:
+        logger.info("candidates: follow-up pass over %d CT series", len(updated))
+    return len(updated)
+
+
 def write_study_scores(out: Path, rows: Sequence[ManifestRow]) -> list[Path]:
     """Write ``study_candidates.json`` in each study folder of ``out`` whose series have
     candidates (:func:`imaging_triage.candidates.stored.write_study_candidates`)."""
@@ -701,6 +742,8 @@ def run_batch(
                 on_row(row)
     finally:
         bar.close()
+    if config is not None and config.candidates.enabled:
+        follow_up_candidates(out_path, result, manifest, config)
     summary.rows = manifest.rows
     manifest.write()
     if config is not None:  # (also removes study scores the checks no longer back)

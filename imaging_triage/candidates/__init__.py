@@ -11,6 +11,8 @@ findings of :mod:`imaging_triage.preprocess.qc`):
 * :mod:`.hypodensity`: parenchyma darker than its mirror region across the midline;
 * :mod:`.flair`: MR FLAIR brain brighter than its mirror region (and, with the MR
   ventricles, the midline shift of an MR series: mass effect);
+* :mod:`.prior`: on a follow-up CT, the sites of a prior study's candidates measured again
+  (after rigid registration of the two heads): a hematoma turned isodense keeps its site;
 * :mod:`.score`: a per-series and per-study score with its reasons, to order a worklist;
 * :mod:`.run`: all checks on one volume and its brain mask, the uint8 label volume and the
   JSON (:func:`run_checks`, :func:`save_candidates`);
@@ -30,6 +32,7 @@ from imaging_triage.candidates.findings import (
     Side,
     Suppressed,
 )
+from imaging_triage.candidates.prior import Prior, PriorConfig
 from imaging_triage.candidates.run import (
     CandidateConfig,
     SeriesCandidates,
@@ -46,6 +49,8 @@ __all__ = [
     "Check",
     "CheckResult",
     "CheckStatus",
+    "Prior",
+    "PriorConfig",
     "Region",
     "SeriesCandidates",
     "ShapeHint",

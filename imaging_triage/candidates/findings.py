@@ -37,6 +37,9 @@ class Check(str, enum.Enum):
     HYPODENSITY_ASYMMETRY = "hypodensity_asymmetry"
     #: MR FLAIR brain brighter than its mirror image across the midline plane
     FLAIR_ASYMMETRY = "flair_asymmetry"
+    #: CT sites of a prior study's candidates, measured again on the follow-up (runs only
+    #: when a prior is given)
+    PRIOR_SITES = "prior_sites"
 
     @property
     def unit(self) -> str:
@@ -189,6 +192,12 @@ class Suppressed:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Suppressed:
+        """The suppressed region of :meth:`to_dict`."""
+        x, y, z = (float(v) for v in data["centroid_ras_mm"])
+        return cls(float(data["volume_ml"]), (x, y, z), str(data["reason"]))
+
 
 @dataclass
 class CheckResult:
@@ -230,13 +239,14 @@ class CheckResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
-        """The result of :meth:`to_dict` (suppressed regions are not read back)."""
+        """The result of :meth:`to_dict`."""
         return cls(
             check=Check(data["check"]),
             status=CheckStatus(data["status"]),
             regions=[Region.from_dict(r) for r in data.get("regions", [])],
             measures={str(k): float(v) for k, v in data.get("measures", {}).items()},
             reasons=[str(r) for r in data.get("reasons", [])],
+            suppressed=[Suppressed.from_dict(r) for r in data.get("suppressed", [])],
         )
 
 

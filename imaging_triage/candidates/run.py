@@ -34,6 +34,7 @@ from imaging_triage.candidates.flair import FlairConfig, flair_asymmetry, is_fla
 from imaging_triage.candidates.hyperdensity import HyperdensityConfig, hyperdensity
 from imaging_triage.candidates.hypodensity import HypodensityConfig, hypodensity_asymmetry
 from imaging_triage.candidates.midline import MidlineConfig, midline_shift
+from imaging_triage.candidates.prior import Prior, PriorConfig, prior_sites
 from imaging_triage.candidates.score import CandidateScore, ScoreWeights, series_score
 from imaging_triage.candidates.ventricles import VentricleConfig, evans_index, ventricle_mask
 from imaging_triage.display import is_ct
@@ -61,6 +62,8 @@ class CandidateConfig:
     mr_ventricles: VentricleConfig = field(
         default_factory=lambda: VentricleConfig(csf_hu=(-10.0, -1.5), edge_hu=-1.0)
     )
+    #: the sites of a prior study's candidates (only when :func:`run_checks` gets a prior)
+    prior: PriorConfig = field(default_factory=PriorConfig)
     score: ScoreWeights = field(default_factory=ScoreWeights)
     #: checks to run, by :class:`~.findings.Check` value (default: all)
     checks: tuple[str, ...] = tuple(c.value for c in Check)
@@ -150,6 +153,7 @@ def run_checks(
     volume: Volume,
     mask: npt.NDArray[np.bool_],
     config: CandidateConfig | None = None,
+    prior: Prior | None = None,
 ) -> SeriesCandidates:
     """Run the candidate checks on one series.
 
@@ -163,6 +167,10 @@ def run_checks(
         :mod:`imaging_triage.preprocess`.
     config : CandidateConfig, optional
         Checks and parameters.
+    prior : Prior, optional
+        A prior study of the same patient (its CT series and candidates): the sites of its
+        candidates are measured on this series (:mod:`.prior`). Without it that check
+        does not run.
 
     Returns
     -------
@@ -193,7 +201,11 @@ def run_checks(
     ras, forward, backward = to_ras_grid(volume)
     head = prepare(ras, reorder(mask, forward), ct)
     wanted = {Check(c) for c in cfg.checks}
-    results, label_maps = _checks(head, cfg, wanted, flair=not ct and is_flair(volume.info))
+    if prior is None:
+        wanted.discard(Check.PRIOR_SITES)
+    results, label_maps = _checks(
+        head, cfg, wanted, flair=not ct and is_flair(volume.info), prior=prior
+    )
     labels_ras = _number(results, label_maps, head.mask.shape)
     labels = reorder(labels_ras, backward).astype(np.uint8)
     axis = _key_slices(results, labels, volume.affine)
@@ -202,7 +214,11 @@ def run_checks(
 
 
 def _checks(
-    head: Head, cfg: CandidateConfig, wanted: set[Check], flair: bool = False
+    head: Head,
+    cfg: CandidateConfig,
+    wanted: set[Check],
+    flair: bool = False,
+    prior: Prior | None = None,
 ) -> tuple[list[CheckResult], dict[Check, npt.NDArray[np.int32]]]:
     results: list[CheckResult] = []
     maps: dict[Check, npt.NDArray[np.int32]] = {}
@@ -220,6 +236,9 @@ def _checks(
             result = evans_index(head, ventricles, cfg.ventricles)
         elif check is Check.HYPODENSITY_ASYMMETRY:
             result, maps[check] = hypodensity_asymmetry(head, ventricles, cfg.hypodensity)
+        elif check is Check.PRIOR_SITES:
+            assert prior is not None  # run_checks leaves the check out without a prior
+            result, maps[check] = prior_sites(head, prior, cfg.prior)
         else:
             result, maps[check] = flair_asymmetry(head, ventricles, flair, cfg.flair)
         results.append(result)

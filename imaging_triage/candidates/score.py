@@ -44,6 +44,10 @@ class ScoreWeights:
         Any hypodensity-asymmetry region.
     flair_asymmetry : int
         Any FLAIR hyperintensity-asymmetry region (MR).
+    prior_site : int
+        Any site of a prior study's candidate measured on a follow-up.
+    prior_site_persisting : int
+        Extra when a site is still denser than the other side.
     cap : int
         Highest score.
     """
@@ -58,6 +62,8 @@ class ScoreWeights:
     ventricles: int = 10
     hypodensity: int = 20
     flair_asymmetry: int = 20
+    prior_site: int = 20
+    prior_site_persisting: int = 10
     cap: int = 100
 
 
@@ -126,6 +132,10 @@ def series_score(
             parts.append((points, result.reasons[0]))
         elif result.check is Check.VENTRICLES and result.reasons:
             parts.append((w.ventricles, result.reasons[0]))
+        elif result.check is Check.PRIOR_SITES and result.regions:
+            persisting = result.measures.get("persisting", 0.0) > 0
+            points = w.prior_site + (w.prior_site_persisting if persisting else 0)
+            parts.append((points, result.reasons[0] if result.reasons else "prior sites"))
         elif result.check in _ASYMMETRY and result.regions:
             top = result.regions[0]
             weight, kind = _ASYMMETRY[result.check]

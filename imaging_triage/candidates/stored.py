@@ -39,7 +39,7 @@ class StoredCandidates(ResultSet):
     Attributes
     ----------
     results : list of CheckResult
-        Every check's result (without the suppressed regions).
+        Every check's result.
     score : CandidateScore
         The series' score and reasons.
     key_slice_axis : int

@@ -169,6 +169,7 @@ _CANDIDATE_TABLES = (
     "hypodensity",
     "flair",
     "mr_ventricles",
+    "prior",
     "score",
 )
 

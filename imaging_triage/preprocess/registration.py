@@ -137,3 +137,88 @@ def register_affine(
             f"template registration failed: implausible scale {scale:.2f} (is this a head image?)"
         )
     return affine
+
+
+def register_rigid(
+    fixed: Any,
+    moving: Any,
+    window: tuple[float, float] = (-100.0, 1500.0),
+    working_mm: float = 3.0,
+    seed: int = 1,
+    iterations: int = 100,
+    sampling: float = 0.1,
+) -> Any:
+    """Fit the rigid transform (rotation and translation) mapping points of ``fixed`` to
+    points of ``moving``: two CT scans of one head (a follow-up and its prior).
+
+    Both are clipped to ``window`` (HU) and reduced by block means to about ``working_mm``;
+    the metric is the mean squared difference (two CTs share Hounsfield units), sampled at
+    random (a fixed ``seed``: reproducible) inside the fixed head, from the centres of
+    intensity mass, at two resolutions. On a head moved by a known rotation (4, -3 and 6
+    degrees) and shift (6 mm) the fit is within 0.4 mm on average (tests/preprocess).
+
+    Parameters
+    ----------
+    fixed, moving : SimpleITK.Image
+        CT images (HU) of one head, any grids.
+    window : tuple of float
+        Values kept (air and metal clipped).
+    working_mm : float
+        Voxel size the images are reduced to.
+    seed, iterations, sampling
+        Seed of the random sampling, most optimiser iterations per level, fraction of the
+        head's voxels sampled.
+
+    Returns
+    -------
+    SimpleITK.Euler3DTransform
+
+    Raises
+    ------
+    PreprocessError
+        If the optimiser fails, or the fit turns the head by more than 45 degrees or moves
+        it by more than 100 mm (not two scans of one head).
+    """
+    import SimpleITK as sitk
+
+    def reduced(image: Any) -> Any:
+        # clipped and shifted so that air weighs 0 in the centres of mass
+        clipped = sitk.Clamp(image, sitk.sitkFloat32, float(window[0]), float(window[1]))
+        clipped = clipped - float(window[0])
+        factors = [max(1, round(working_mm / s)) for s in image.GetSpacing()]
+        return sitk.BinShrink(clipped, factors) if max(factors) > 1 else clipped
+
+    fixed_r, moving_r = reduced(fixed), reduced(moving)
+    reg = sitk.ImageRegistrationMethod()
+    reg.SetMetricAsMeanSquares()
+    reg.SetMetricSamplingStrategy(reg.RANDOM)
+    reg.SetMetricSamplingPercentage(sampling, seed)
+    reg.SetMetricFixedMask(sitk.Cast(fixed_r > 0.0, sitk.sitkUInt8))
+    reg.SetInterpolator(sitk.sitkLinear)
+    reg.SetOptimizerAsRegularStepGradientDescent(
+        1.0, 1e-4, iterations, relaxationFactor=0.5, gradientMagnitudeTolerance=1e-8
+    )
+    reg.SetOptimizerScalesFromPhysicalShift()
+    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    try:
+        transform = sitk.CenteredTransformInitializer(
+            fixed_r,
+            moving_r,
+            sitk.Euler3DTransform(),
+            sitk.CenteredTransformInitializerFilter.MOMENTS,
+        )
+        reg.SetInitialTransform(transform, inPlace=True)
+        reg.SetShrinkFactorsPerLevel([2, 1])
+        reg.SetSmoothingSigmasPerLevel([2.0, 0.0])
+        reg.Execute(fixed_r, moving_r)
+    except RuntimeError as err:
+        raise PreprocessError(f"rigid registration failed: {err}") from err
+    euler = sitk.Euler3DTransform(transform)
+    angles = np.degrees(np.abs([euler.GetAngleX(), euler.GetAngleY(), euler.GetAngleZ()]))
+    shift = float(np.linalg.norm(euler.GetTranslation()))
+    if angles.max() > 45.0 or shift > 100.0:
+        raise PreprocessError(
+            f"rigid registration failed: implausible fit (turn {angles.max():.0f} degrees, "
+            f"shift {shift:.0f} mm): are these two scans of one head?"
+        )
+    return euler
