@@ -20,7 +20,7 @@ from imaging_triage.review.store import ReviewStore
 from imaging_triage.roots import DataRoots, resolve_settings
 from imaging_triage.viewer import components, reading_panel, session, warmup
 from imaging_triage.viewer import panels as ui
-from imaging_triage.viewer.candidates_panel import candidates_panel
+from imaging_triage.viewer.candidates_panel import candidates_panel, prior_series
 from imaging_triage.viewer.engine import EngineData, EngineSeries, image_engine
 from imaging_triage.viewer.hanging import default_series
 from imaging_triage.viewer.hostcheck import host_refusal
@@ -167,7 +167,13 @@ def study_view(
             ui.finding_form(study, record, opened, store, setup)
         ui.findings_list(review, opened, store)
     with right:
-        candidates_panel(opened, record)
+        other = next((s for s in studies if s.key == S.get("compare")), None)
+        prior = prior_series(
+            study.study_date,
+            other.study_date if other is not None else "",
+            compare.opened if compare is not None else None,
+        )
+        candidates_panel(opened, record, prior)
         ui.measurements_panel(opened)
         reading_panel.double_read_panel(setup)
         if not setup.refusal:

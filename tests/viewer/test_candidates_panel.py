@@ -56,3 +56,44 @@ def test_stored_candidates_are_shown_without_running_the_checks(
         i, j, k = region["ijk"]
         near = labels[max(0, i - 3) : i + 4, max(0, j - 3) : j + 4, max(0, k - 3) : k + 4]
         assert np.any(near > 0)
+
+
+def test_only_an_earlier_ct_of_the_patient_is_a_prior() -> None:
+    from types import SimpleNamespace
+
+    ct, mr = SimpleNamespace(is_ct=True), SimpleNamespace(is_ct=False)
+    prior = panel.prior_series("2000-01-13", "2000-01-03", ct)  # type: ignore[arg-type]
+    assert prior is not None and prior.name == "the compared study of 2000-01-03"
+    assert panel.prior_series("2000-01-03", "2000-01-13", ct) is None  # type: ignore[arg-type]
+    assert panel.prior_series("2000-01-13", "2000-01-13", ct) is None  # type: ignore[arg-type]
+    assert panel.prior_series("2000-01-13", "", ct) is None  # type: ignore[arg-type]
+    assert panel.prior_series("2000-01-13", "2000-01-03", mr) is None  # type: ignore[arg-type]
+    assert panel.prior_series("2000-01-13", "2000-01-03", None) is None
+
+
+@pytest.mark.slow
+def test_on_demand_checks_measure_the_sites_of_the_compared_prior(
+    tmp_path: Path, sample_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from imaging_triage.viewer.hanging import default_series
+    from imaging_triage.viewer.worklist import same_patient
+
+    for name in ("02_ct_sdh", "07_ct_sdh_followup"):
+        shutil.copytree(sample_data / "dicom" / name, tmp_path / name)
+    studies = {Path(s.source).name: s for s in find_studies(DataRoots.from_paths([tmp_path]))}
+    follow, prior = studies["07_ct_sdh_followup"], studies["02_ct_sdh"]
+    assert same_patient(list(studies.values()), follow) == [prior]  # matched by the keyed hash
+    opened = open_series(default_series(follow.usable))  # type: ignore[arg-type]
+    compared = open_series(default_series(prior.usable))  # type: ignore[arg-type]
+    earlier = panel.prior_series(follow.study_date, prior.study_date, compared)
+    assert earlier is not None
+    monkeypatch.setattr(panel, "S", {})
+    alone = panel.run_candidates(opened)
+    shown = panel.run_candidates(opened, earlier)
+    assert not any(r["text"].startswith("prior sites") for r in alone["regions"])
+    sites = [r["text"] for r in shown["regions"] if r["text"].startswith("prior sites")]
+    assert sites and "left" in sites[0] and "crescent convexity" in sites[0]
+    assert any("the compared study of 2000-01-03" in r for r in shown["reasons"])
+    assert shown["score"] > alone["score"]
