@@ -161,6 +161,36 @@ def write_series(
     return paths
 
 
+def write_dwi(
+    folder: Path,
+    spec: SeriesSpec,
+    encodings: Sequence[tuple[float, Sequence[float]]],
+    *,
+    first: int = 0,
+) -> list[Path]:
+    """A classic diffusion series: one volume of ``spec`` per (b-value, gradient) of
+    ``encodings`` (gradient in LPS, DiffusionGradientOrientation), volume after volume.
+
+    Parameters
+    ----------
+    first : int
+        Number of the first file and instance (to add volumes beside others).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for v, (b, g) in enumerate(encodings):
+        for k in range(spec.n):
+            n = first + v * spec.n + k
+            ds = make_dataset(spec, k, instance=n)
+            ds.DiffusionBValue = b
+            ds.DiffusionGradientOrientation = list(g)
+            ds.AcquisitionNumber = v + 1
+            path = folder / f"IM{n:04d}"
+            pydicom.dcmwrite(path, ds, enforce_file_format=True)
+            paths.append(path)
+    return paths
+
+
 def write_localizer(folder: Path, spec: SeriesSpec, name: str = "LOC0001") -> Path:
     """A single localizer image inside the same series (sagittal, ImageType LOCALIZER)."""
     loc = SeriesSpec(
