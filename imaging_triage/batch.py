@@ -35,16 +35,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from imaging_triage.csvsafe import read_rows, spreadsheet_safe
-from imaging_triage.errors import ConfigError, NotAVolumeError, TriageError, UnsupportedError
+from imaging_triage.errors import (
+    ConfigError,
+    ExitCode,
+    NotAVolumeError,
+    TriageError,
+    UnsupportedError,
+)
 from imaging_triage.ingest import ScanResult, SeriesRecord, Status
 from imaging_triage.preprocess.config import Pipeline, PipelineConfig, param_hash
 from imaging_triage.preprocess.qc import QCReport, Verdict
 from imaging_triage.volume import Volume, atomic_write_bytes, remove_stale_temporaries
 
 logger = logging.getLogger(__name__)
-
-#: exit codes (DESIGN.md section 2)
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOTHING = 0, 1, 2, 3, 4
 
 MANIFEST_NAME = "manifest.csv"
 
@@ -102,7 +105,7 @@ class BatchSummary:
 
     rows: list[ManifestRow] = field(default_factory=list)
     manifest: Path | None = None
-    exit_code: int = EXIT_OK
+    exit_code: int = ExitCode.OK
 
     def count(self, status: Status) -> int:
         """Number of rows with ``status``."""
@@ -709,7 +712,7 @@ def run_batch(
     tasks, final = plan(result, out_path, config, force)
     summary = BatchSummary()
     if not tasks and not final:
-        summary.exit_code = EXIT_NOTHING
+        summary.exit_code = ExitCode.NOTHING
         return summary
     out_path.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_path)  # left by killed runs: ours only, by their pattern
@@ -749,5 +752,5 @@ def run_batch(
     if config is not None:  # (also removes study scores the checks no longer back)
         write_study_scores(out_path, summary.rows)
     failed = summary.count(Status.FAILED)
-    summary.exit_code = EXIT_PARTIAL if failed else EXIT_OK
+    summary.exit_code = ExitCode.PARTIAL if failed else ExitCode.OK
     return summary

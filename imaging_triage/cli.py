@@ -5,8 +5,9 @@ Each subcommand lives in :mod:`imaging_triage.commands` as a module with
 lazily inside ``run`` so that ``--help`` is instant. This module and ``app.py`` are the
 only places that configure logging.
 
-Exit codes: 0 all done; 1 unexpected error; 2 usage error; 3 partial (some series
-failed); 4 nothing to do (no DICOM or NIfTI found).
+Exit codes (:class:`imaging_triage.errors.ExitCode`, the one table): 0 all done;
+1 unexpected error; 2 usage error; 3 partial (some series failed); 4 nothing to do (no
+DICOM or NIfTI found); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,13 +19,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from imaging_triage.errors import TriageError
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_NOTHING = 4
+from imaging_triage.errors import ExitCode, TriageError
 
 #: subcommand name -> (module under imaging_triage.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -91,16 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     configure_logging(args.verbose)
     try:
         return int(args._run(args))
     except TriageError as err:
         print(f"imaging-triage {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -194,6 +194,8 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 3
     #: nothing to do: no DICOM or NIfTI found
     NOTHING = 4
+    #: interrupted by the user (Ctrl-C): 128 + SIGINT, as shells report it
+    INTERRUPTED = 130
 
 
 class PacsError(TriageError, RuntimeError):

@@ -161,6 +161,36 @@ def write_series(
     return paths
 
 
+def write_dwi(
+    folder: Path,
+    spec: SeriesSpec,
+    encodings: Sequence[tuple[float, Sequence[float]]],
+    *,
+    first: int = 0,
+) -> list[Path]:
+    """A classic diffusion series: one volume of ``spec`` per (b-value, gradient) of
+    ``encodings`` (gradient in LPS, DiffusionGradientOrientation), volume after volume.
+
+    Parameters
+    ----------
+    first : int
+        Number of the first file and instance (to add volumes beside others).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for v, (b, g) in enumerate(encodings):
+        for k in range(spec.n):
+            n = first + v * spec.n + k
+            ds = make_dataset(spec, k, instance=n)
+            ds.DiffusionBValue = b
+            ds.DiffusionGradientOrientation = list(g)
+            ds.AcquisitionNumber = v + 1
+            path = folder / f"IM{n:04d}"
+            pydicom.dcmwrite(path, ds, enforce_file_format=True)
+            paths.append(path)
+    return paths
+
+
 def write_localizer(folder: Path, spec: SeriesSpec, name: str = "LOC0001") -> Path:
     """A single localizer image inside the same series (sagittal, ImageType LOCALIZER)."""
     loc = SeriesSpec(
@@ -395,20 +425,49 @@ def make_enhanced(spec: SeriesSpec) -> Dataset:
 
 
 def csa2_bytes(tags: dict[str, tuple[str, list[str]]]) -> bytes:
-    """Build a CSA2 ("SV10") header: ``{name: (vr, [values])}``.
+    """Build a CSA2 ("SV10") header: ``{name: (vr, [values])}`` (see :func:`csa_bytes`)."""
+    return csa_bytes(tags)
 
-    Layout: b"SV10", 4 unused bytes, uint32 n_tags, uint32 77; per tag a 64-byte name,
+
+def csa_bytes(
+    tags: dict[str, tuple[str, list[str]]],
+    *,
+    csa1: bool = False,
+    name_slack: bytes = b"",
+    pad: bytes = b"\0",
+    tail: bytes = b"",
+) -> bytes:
+    """Build a Siemens CSA header: ``{name: (vr, [values])}``.
+
+    CSA2 layout: b"SV10", 4 unused bytes, uint32 n_tags, uint32 77; per tag a 64-byte name,
     int32 vm, 4-byte vr, int32 syngodt, int32 n_items, int32 77; per item four int32
-    (the second is the item length) then the value bytes padded to 4.
+    (the second is the item length) then the value bytes padded to 4. CSA1 has no
+    "SV10" prefix, and its items' first int32 is the length plus the item count of the
+    second tag (from the second tag on).
+
+    Parameters
+    ----------
+    csa1 : bool
+        Write the CSA1 layout.
+    name_slack : bytes
+        Written after each name's terminating NUL inside its 64-byte slot (what a
+        careless writer leaves there).
+    pad : bytes
+        One byte that fills the padding after each value.
+    tail : bytes
+        Bytes after the last tag.
     """
-    out = bytearray(b"SV10\x04\x03\x02\x01")
+    out = bytearray() if csa1 else bytearray(b"SV10\x04\x03\x02\x01")
     out += struct.pack("<2I", len(tags), 77)
-    for name, (vr, values) in tags.items():
-        # Siemens writes 6 items (unused ones empty) for scalars, vm items for vectors
-        n_items = max(6, len(values))
-        out += struct.pack("<64si4s3i", name.encode(), len(values), vr.encode(), 0, n_items, 77)
+    # Siemens writes 6 items (unused ones empty) for scalars, vm items for vectors
+    counts = [max(6, len(values)) for _vr, values in tags.values()]
+    for tag_no, (name, (vr, values)) in enumerate(tags.items()):
+        n_items = counts[tag_no]
+        raw_name = (name.encode() + b"\0" + name_slack)[:64]
+        out += struct.pack("<64si4s3i", raw_name, len(values), vr.encode(), 0, n_items, 77)
+        base = counts[1] if csa1 and tag_no >= 1 else 0
         for i in range(n_items):
             payload = (values[i].encode() + b"\0") if i < len(values) else b""
-            out += struct.pack("<4i", len(payload), len(payload), 77, len(payload))
-            out += payload + b"\0" * (-len(payload) % 4)
-    return bytes(out)
+            out += struct.pack("<4i", len(payload) + base, len(payload), 77, len(payload))
+            out += payload + pad * (-len(payload) % 4)
+    return bytes(out + tail)

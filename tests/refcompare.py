@@ -46,3 +46,14 @@ def assert_matches_reference(volume: Volume, reference: Path, atol_mm: float = 0
             atol=1e-6 * max(1.0, float(np.abs(d2).max())),
             err_msg=f"voxel values differ from {reference.name}",
         )
+
+
+def bvec_world(bvec: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """FSL voxel-frame gradient directions (3 x N) of an image back to RAS unit vectors:
+    undo FSL's negated first component (positive determinant), then map the voxel axes
+    into the world. Two ``.bvec`` files of differently stored images compare this way."""
+    m = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
+    v = np.array(bvec, dtype=float)
+    if np.linalg.det(affine[:3, :3]) > 0:
+        v[0] = -v[0]
+    return np.asarray(m @ v)

@@ -15,7 +15,7 @@ import pytest
 
 from imaging_triage import batch
 from imaging_triage.batch import Task, read_manifest, run_batch, run_task
-from imaging_triage.errors import GeometryError
+from imaging_triage.errors import ExitCode, GeometryError
 from imaging_triage.ingest import SeriesRecord, Status
 from imaging_triage.preprocess.config import PipelineConfig, default_config, merge
 from imaging_triage.preprocess.phantom import ct_head_phantom, mr_head_phantom
@@ -89,7 +89,7 @@ def test_rows_outputs_and_provenance(tree: Path, tmp_path: Path) -> None:
         seen.append(len(read_manifest(tmp_path / "manifest.csv")))
 
     summary = run_batch(tree, tmp_path, fast_config(), jobs=2, on_row=on_row)
-    assert summary.exit_code == batch.EXIT_PARTIAL  # the broken file failed
+    assert summary.exit_code == ExitCode.PARTIAL  # the broken file failed
     rows = {r["input"]: r for r in read_manifest(tmp_path / "manifest.csv")}
     assert set(rows) == {"broken.nii.gz", "study0/ct0.nii.gz", "study0/mr0.nii.gz"}
     assert rows["broken.nii.gz"]["status"] == "failed"
@@ -194,7 +194,7 @@ def test_nothing_to_do(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "notes.txt").write_text("no images here")
     summary = run_batch(tmp_path / "in", tmp_path / "out", fast_config())
-    assert summary.exit_code == batch.EXIT_NOTHING
+    assert summary.exit_code == ExitCode.NOTHING
     assert not (tmp_path / "out").exists()
 
 
@@ -319,7 +319,7 @@ def test_dask_cluster_gives_identical_outputs(tree: Path, tmp_path: Path) -> Non
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
     ) as cluster:
         summary = run_batch(tree, remote, fast_config(), scheduler=cluster.scheduler_address)
-    assert summary.exit_code == batch.EXIT_PARTIAL
+    assert summary.exit_code == ExitCode.PARTIAL
     assert [(r.input, r.status) for r in summary.rows] == [
         (r["input"], r["status"]) for r in read_manifest(local / "manifest.csv")
     ]

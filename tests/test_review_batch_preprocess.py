@@ -16,6 +16,7 @@ import pytest
 
 from imaging_triage import batch
 from imaging_triage.batch import Task, plan, read_manifest, run_batch, run_task, scan_input
+from imaging_triage.errors import ExitCode
 from imaging_triage.ingest import SeriesRecord, Status
 from imaging_triage.preprocess.base import Sample
 from imaging_triage.preprocess.config import PipelineConfig, default_config, merge
@@ -141,7 +142,7 @@ def test_interrupted_rerun_leaves_truthful_manifest(
     src = tmp_path / "in"
     save_nifti(ct_head_phantom((3.0, 3.0, 4.0)).volume, src / "s" / "ct.nii.gz")
     out = tmp_path / "out"
-    assert run_batch(src, out, fast_config(), jobs=1).exit_code == batch.EXIT_OK
+    assert run_batch(src, out, fast_config(), jobs=1).exit_code == ExitCode.OK
 
     # second run with another spacing, killed after the image was replaced but before the
     # sidecar/provenance/manifest were written (a SIGKILL or power cut at that moment)
@@ -254,7 +255,7 @@ def test_failure_reason_does_not_leak_the_absolute_input_path(tmp_path: Path) ->
     (root / "a.nii").write_bytes(raw[: 352 + 100])  # header fine, voxels truncated
     out = tmp_path / "out"
     summary = run_batch(root, out, None, jobs=1)
-    assert summary.exit_code == batch.EXIT_PARTIAL
+    assert summary.exit_code == ExitCode.PARTIAL
     rows = read_manifest(out / "manifest.csv")
     assert rows[0]["status"] == "failed" and rows[0]["reason"]
     text = (out / "manifest.csv").read_text()
@@ -388,4 +389,4 @@ def test_unreachable_scheduler_is_reported_not_raised(tmp_path: Path) -> None:
     argv = ["preprocess", str(src), "-o", str(tmp_path / "out"), "--quiet"]
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         code = main([*argv, "--scheduler", "tcp://127.0.0.1:1"])
-    assert code in (batch.EXIT_ERROR, batch.EXIT_USAGE)
+    assert code in (ExitCode.ERROR, ExitCode.USAGE)

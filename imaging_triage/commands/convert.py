@@ -17,9 +17,6 @@ from typing import Any
 
 from imaging_triage.errors import ExitCode
 
-#: kept for ``commands/preprocess.py``; use :class:`ExitCode`
-EXIT_USAGE = ExitCode.USAGE
-
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by ``convert`` and ``preprocess``."""

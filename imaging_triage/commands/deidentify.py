@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from imaging_triage.errors import ExitCode
+
 logger = logging.getLogger(__name__)
 
 #: environment variable read for the key when neither --key nor --key-file is given
@@ -136,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
         )
     written = sum(o.status is FileStatus.WRITTEN for o in report.outcomes)
     if written == 0 and not counts["quarantined"] and not counts["failed"]:
-        return 4
-    return 3 if counts["quarantined"] or counts["failed"] else 0
+        return ExitCode.NOTHING
+    return ExitCode.PARTIAL if counts["quarantined"] or counts["failed"] else ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imaging_triage.commands.verify import DB_HELP
+from imaging_triage.errors import ExitCode
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
             "give the --db path the viewer uses",
             file=sys.stderr,
         )
-        return 4
+        return ExitCode.NOTHING
     fmt_name = args.format or ("json" if args.output.suffix.lower() == ".json" else "csv")
     if fmt_name == "sr":
         return _run_sr(args)
     if args.push or args.data:
         print("imaging-triage export: --push and --data need --format sr", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     with ReviewStore(args.db) as store:
         summary = export(
             store,
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         + (" (identified" if summary.identified else " (de-identified")
         + (", with notes)" if summary.notes_included else ", notes left out)")
     )
-    return 0
+    return ExitCode.OK
 
 
 def _run_sr(args: argparse.Namespace) -> int:
@@ -113,10 +114,10 @@ def _run_sr(args: argparse.Namespace) -> int:
             "original DICOM files (an SR references them)",
             file=sys.stderr,
         )
-        return 2
+        return ExitCode.USAGE
     if args.output.exists() and not args.output.is_dir():
         print(f"imaging-triage export: {args.output}: not a folder", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     with ReviewStore(args.db) as store:
         summary = export_sr(store, args.output, args.data, include_notes=bool(args.include_notes))
     for result in summary.written:

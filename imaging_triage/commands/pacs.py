@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_NOTHING = 4
+from imaging_triage.errors import ExitCode
 
 
 def add_query_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         print(_table(rows))
         print(f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'}", file=sys.stderr)
-    return 0 if studies else EXIT_NOTHING
+    return ExitCode.OK if studies else ExitCode.NOTHING
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,8 @@ Per series: the preprocessed image, its brain mask, a sidecar and a provenance J
 ``OUT/manifest.csv`` and the visual QC report ``OUT/report.html``. ``--dry-run`` reads
 headers only, prints the plan and the effective configuration, and writes nothing.
 
-Exit codes: 0 all done; 1 unexpected error; 2 usage error; 3 some series failed;
-4 no DICOM or NIfTI found.
+Exit codes (:class:`imaging_triage.errors.ExitCode`): 0 all done; 1 unexpected error;
+2 usage error; 3 some series failed; 4 no DICOM or NIfTI found.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from imaging_triage.commands.convert import (
-    EXIT_USAGE,
     add_common_arguments,
     check_paths,
     print_summary,
     progress_stream,
 )
+from imaging_triage.errors import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _dry_run(args: argparse.Namespace, config: Any) -> int:
-    from imaging_triage.batch import EXIT_NOTHING, plan, scan_input
+    from imaging_triage.batch import plan, scan_input
     from imaging_triage.preprocess.config import Pipeline, param_hash, to_toml
 
     result = scan_input(args.path, strictness=args.uneven, philips_scaling=args.philips_scaling)
@@ -70,19 +70,19 @@ def _dry_run(args: argparse.Namespace, config: Any) -> int:
     for _, line in sorted(rows):
         print(line)
     print("\n# effective configuration\n" + to_toml(config))
-    return EXIT_NOTHING if not rows else 0
+    return ExitCode.NOTHING if not rows else ExitCode.OK
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``preprocess`` for parsed arguments; return the exit code."""
-    from imaging_triage.batch import EXIT_NOTHING, read_manifest, run_batch
+    from imaging_triage.batch import read_manifest, run_batch
     from imaging_triage.preprocess.config import load_config
     from imaging_triage.preprocess.report import write_report
 
     problem = check_paths(args)
     if problem:
         print(f"imaging-triage preprocess: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     config = load_config(args.config)  # ConfigError -> exit 1 with the message (cli.py)
     if args.dry_run:
         return _dry_run(args, config)
@@ -97,11 +97,11 @@ def run(args: argparse.Namespace) -> int:
         strictness=args.uneven,
         philips_scaling=args.philips_scaling,
     )
-    if summary.exit_code == EXIT_NOTHING:
+    if summary.exit_code == ExitCode.NOTHING:
         print(
             f"imaging-triage preprocess: no DICOM or NIfTI found under {args.path}", file=sys.stderr
         )
-        return EXIT_NOTHING
+        return ExitCode.NOTHING
     if summary.manifest is not None and not args.no_report:
         views = {r.output.split(";")[0]: r.views for r in summary.rows if r.views}
         rows = read_manifest(summary.manifest)

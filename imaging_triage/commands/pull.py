@@ -18,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from imaging_triage.errors import ExitCode
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``pull`` arguments to ``parser``."""
@@ -55,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.series and not args.study:
         print("imaging-triage pull: error: --series needs --study UID", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if args.out.exists() and not args.out.is_dir():
         print(
             f"imaging-triage pull: error: {args.out}: exists and is not a folder", file=sys.stderr
         )
-        return 2
+        return ExitCode.USAGE
     client = client_from_args(args)
     query = query_from_args(args)
     deid = None

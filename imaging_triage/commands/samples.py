@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from imaging_triage.errors import ExitCode
+
 logger = logging.getLogger(__name__)
 
 #: seed of the committed sample_data/ (kept equal to imaging_triage.samples.DEFAULT_SEED,
@@ -52,13 +54,13 @@ def run(args: argparse.Namespace) -> int:
             f"choose from {', '.join(known)}",
             file=sys.stderr,
         )
-        return 2
+        return ExitCode.USAGE
     records = generate(args.output, seed=args.seed, studies=args.study)
     for record in records:
         findings = ", ".join(f"{f['type']} ({f['laterality']})" for f in record["findings"])
         print(f"{record['study']}: {record['modality']}, {findings or 'no finding'}")
     print(f"wrote {len(records)} synthetic studies to {args.output} (no real patient data)")
-    return 0
+    return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

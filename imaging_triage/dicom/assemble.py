@@ -164,7 +164,8 @@ def _label_diffusion(volume: Volume, record: SeriesRecord, per_volume: list[Fram
     bvals, bvecs = enc
     acq[diffusion.BVALS_KEY] = bvals
     voxel = diffusion.bvecs_in_voxel_frame(bvecs, volume.affine)
-    acq[diffusion.BVECS_KEY] = [[round(float(v), 6) for v in row] for row in voxel]
+    # six significant digits, as dcm2niix writes them: the sidecar and the .bvec agree
+    acq[diffusion.BVECS_KEY] = [[float(diffusion.fsl_number(v)) for v in row] for row in voxel]
 
 
 def _whole_hounsfield(data: npt.NDArray[Any]) -> npt.NDArray[Any]:

@@ -6,8 +6,9 @@ a list of named fields, each with items of text. Two layouts exist: CSA2 (starts
 ``"SV10"``) and CSA1 (item lengths stored relative to the second field's item count).
 
 :func:`layout` walks the bytes once and says where every field name and item value
-sits; :func:`parse_csa` reads the values (mosaic geometry, diffusion), and a
-de-identifier can zero the values it does not keep without changing the layout.
+sits; :func:`parse_csa` reads the values (mosaic geometry, diffusion), and the
+de-identifier (:func:`imaging_triage.dicom.deid.private.scrub_csa`) zeroes the values it
+does not keep without changing the layout.
 """
 
 from __future__ import annotations

@@ -132,24 +132,45 @@ def bvecs_in_voxel_frame(
     return out
 
 
+def fsl_number(value: float) -> str:
+    """One number as dcm2niix writes it in ``.bval``/``.bvec`` files (C ``%g``: six
+    significant digits), with a negative zero written ``0``.
+
+    Examples
+    --------
+    >>> [fsl_number(v) for v in (2000.0, -0.0, 0.0634974123, -9.99964e-05, 1.0)]
+    ['2000', '0', '0.0634974', '-9.99964e-05', '1']
+    """
+    return f"{float(value) + 0.0:g}"
+
+
 def bval_bvec_text(acquisition: dict[str, Any]) -> tuple[str, str] | None:
     """The ``.bval`` and ``.bvec`` file contents of a diffusion image, or ``None``.
+
+    The format is dcm2niix's: ``.bval`` is one line of b-values, ``.bvec`` three lines
+    (x, y, z) with one column per volume, numbers separated by single spaces
+    (:func:`fsl_number`), each line ending in a newline.
 
     Parameters
     ----------
     acquisition : dict
         :attr:`imaging_triage.volume.SeriesInfo.acquisition` of the volume.
 
+    Returns
+    -------
+    tuple of str or None
+        ``None`` when the image carries no diffusion encoding.
+
     Examples
     --------
     >>> bval, bvec = bval_bvec_text({BVALS_KEY: [0, 1000], BVECS_KEY: [[0, 1], [0, 0], [0, 0]]})
-    >>> bval
-    '0 1000\\n'
+    >>> bval, bvec
+    ('0 1000\\n', '0 1\\n0 0\\n0 0\\n')
     """
     bvals = acquisition.get(BVALS_KEY)
     bvecs = acquisition.get(BVECS_KEY)
     if not bvals or not bvecs:
         return None
-    bval = " ".join(f"{b:g}" for b in bvals) + "\n"
-    bvec = "".join(" ".join(f"{v:.6g}" for v in row) + "\n" for row in bvecs)
+    bval = " ".join(fsl_number(b) for b in bvals) + "\n"
+    bvec = "".join(" ".join(fsl_number(v) for v in row) + "\n" for row in bvecs)
     return bval, bvec

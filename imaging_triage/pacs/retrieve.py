@@ -22,6 +22,7 @@ from typing import Any
 
 from imaging_triage.errors import (
     DeidentificationError,
+    ExitCode,
     PacsNotFoundError,
     PacsResponseError,
 )
@@ -49,10 +50,6 @@ logger = logging.getLogger(__name__)
 
 #: ``progress(done, total)``: instances on disk (fetched or already present) of the study
 ProgressCallback = Callable[[int, int], None]
-
-EXIT_OK = 0
-EXIT_PARTIAL = 3
-EXIT_NOTHING = 4
 
 
 @dataclass
@@ -84,8 +81,8 @@ class PullSummary:
     def exit_code(self) -> int:
         """0 all pulled; 3 some study or instance failed; 4 nothing matched."""
         if self.failures or any(not s.complete for s in self.studies):
-            return EXIT_PARTIAL
-        return EXIT_OK if self.studies else EXIT_NOTHING
+            return ExitCode.PARTIAL
+        return ExitCode.OK if self.studies else ExitCode.NOTHING
 
 
 def _write_instance(ds: Any, path: Path) -> None:

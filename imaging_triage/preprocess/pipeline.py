@@ -12,6 +12,8 @@ Outputs of a volume with base path ``B`` (all written atomically):
 * ``B_candidates.nii.gz`` and ``B_candidates.json``: the automated candidate checks
   (:mod:`imaging_triage.candidates`), on CT with a brain mask unless ``[candidates]
   enabled = false``;
+* ``B.bval`` and ``B.bvec``: the b-values and gradient directions of a 4-D diffusion
+  image (``convert``), in dcm2niix's FSL text format (:func:`diffusion_texts`);
 * ``B.json``: the sidecar (BIDS keys, corrections, warnings);
 * ``B_provenance.json``: steps, parameters, seconds, library versions, hashes; written last.
 
@@ -37,6 +39,7 @@ from imaging_triage.candidates.run import (
     run_checks,
     save_candidates,
 )
+from imaging_triage.dicom.diffusion import bval_bvec_text
 from imaging_triage.display import is_ct
 from imaging_triage.errors import NotAVolumeError
 from imaging_triage.preprocess.base import Sample, step_params
@@ -44,7 +47,7 @@ from imaging_triage.preprocess.config import Pipeline, PipelineConfig, build_ste
 from imaging_triage.preprocess.provenance import Provenance, StepRecord
 from imaging_triage.preprocess.qc import assess
 from imaging_triage.preprocess.sidecar import bids_sidecar
-from imaging_triage.volume import Volume, atomic_write_json, save_nifti
+from imaging_triage.volume import Volume, atomic_write_bytes, atomic_write_json, save_nifti
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +132,32 @@ def cast_output(data: npt.NDArray[Any], dtype: str) -> tuple[npt.NDArray[Any], s
     return np.asarray(data, dtype=np.float32), "float32"
 
 
+def diffusion_texts(image: Volume) -> tuple[str, str] | None:
+    """The ``.bval`` and ``.bvec`` texts of a 4-D diffusion image, else ``None``.
+
+    Only an image whose fourth axis is the diffusion volumes gets them: a preprocessed
+    image (the first volume only) or a 3-D trace image does not, and neither does an
+    image whose encoding does not list one b-value per volume.
+    """
+    if image.data.ndim != 4:
+        return None
+    texts = bval_bvec_text(image.info.acquisition)
+    if texts is None or len(texts[0].split()) != image.shape[3]:
+        return None
+    return texts
+
+
 def output_paths(
-    base: Path, result: PipelineResult | None, candidates: bool = False
+    base: Path,
+    result: PipelineResult | None,
+    candidates: bool = False,
+    diffusion: bool = False,
 ) -> dict[str, Path]:
     """The files :func:`process_volume` writes for ``base``, by role."""
     paths = {"image": base.with_name(base.name + ".nii.gz")}
+    if diffusion:
+        paths["bval"] = base.with_name(base.name + ".bval")
+        paths["bvec"] = base.with_name(base.name + ".bvec")
     if result is not None:
         if result.sample.mask is not None:
             paths["mask"] = base.with_name(base.name + "_mask.nii.gz")
@@ -238,11 +262,15 @@ def process_volume(
         and result.sample.mask is not None
         and config.candidates.applies_to(result.pipeline)
     )
-    paths = output_paths(base, result, with_candidates)
+    texts = diffusion_texts(image)
+    paths = output_paths(base, result, with_candidates, diffusion=texts is not None)
     base.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_outputs(paths)
     start = time.perf_counter()
     save_nifti(image, paths["image"], dtype=dtype)
+    if texts is not None:
+        atomic_write_bytes(paths["bval"], texts[0].encode("ascii"))
+        atomic_write_bytes(paths["bvec"], texts[1].encode("ascii"))
     if result is not None:
         if result.sample.mask is not None:
             mask = Volume(result.sample.mask.astype(np.uint8), image.affine, volume.info)

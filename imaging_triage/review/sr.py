@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from imaging_triage.errors import StructuredReportError, TriageError
+from imaging_triage.errors import ExitCode, StructuredReportError, TriageError
 from imaging_triage.review import codes
 from imaging_triage.review.findings import Finding, FindingType, ReviewStatus, StudyReview
 from imaging_triage.review.store import ReviewStore
@@ -402,8 +402,8 @@ class SrExportSummary:
     def exit_code(self) -> int:
         """0 all written; 3 some study failed; 4 no reviewed study."""
         if not self.results:
-            return 4
-        return 3 if self.failed else 0
+            return ExitCode.NOTHING
+        return ExitCode.PARTIAL if self.failed else ExitCode.OK
 
 
 def export_sr(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicomgen import SeriesSpec, value_at, write_localizer, write_series
+from dicomgen import SeriesSpec, value_at, write_dwi, write_localizer, write_series
+from refcompare import bvec_world
 
 from imaging_triage.batch import read_manifest
 from imaging_triage.cli import main
@@ -123,3 +124,82 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["convert", str(tmp_path / "in"), "-o", str(tmp_path / "in" / "out")]) == 2
     assert "must not be inside the input folder" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "in")]) == 2  # -o is required
+
+
+# ---------------------------------------------------------------- diffusion .bval / .bvec
+
+PHILIPS_DTI = "dcm_qa_philips/In/Vanderbilt_2018/601_WIP_dti_ax"
+DTI_REF = "dcm_qa_philips/Ref/WIP_dti_ax_601"
+
+
+def _outputs(out: Path) -> dict[str, Path]:
+    """File name -> path of every image the manifest lists (all rows must be ok)."""
+    rows = read_manifest(out / "manifest.csv")
+    assert all(r["status"] == "ok" for r in rows), rows
+    return {Path(o).name: out / o for r in rows for o in r["output"].split(";")}
+
+
+def test_generated_dwi_writes_bval_bvec_beside_the_4d_image(tmp_path: Path) -> None:
+    spec = SeriesSpec(n=5, rows=8, cols=7, modality="MR", intercept=0.0, description="DWI")
+    encodings = [(0.0, (0, 0, 0)), (1000.0, (1, 0, 0)), (1000.0, (0, 1, 0)), (700.5, (0, 0, 1))]
+    write_dwi(tmp_path / "in", spec, encodings)
+    assert main(["convert", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    (image,) = _outputs(tmp_path / "out").values()
+    assert load_nifti(image).shape == (7, 8, 5, 4)
+    stem = image.with_name(image.name.removesuffix(".nii.gz"))
+    bval = stem.with_suffix(".bval").read_text()
+    bvec = stem.with_suffix(".bvec").read_text()
+    assert bval == "0 1000 1000 700.5\n"
+    # axial, rows along LPS +x (RAS -x), columns along LPS +y: the affine's determinant
+    # is positive, so FSL negates the first component: LPS +x is -1 along i
+    assert bvec == "0 -1 0 0\n0 0 1 0\n0 0 0 1\n"
+    prov = json.loads(stem.with_name(stem.name + "_provenance.json").read_text())
+    assert prov["outputs"]["bval"] == stem.name + ".bval"
+    assert prov["outputs"]["bvec"] == stem.name + ".bvec"
+    # a second run finds them and skips; a lost .bvec makes the series run again
+    stem.with_suffix(".bvec").unlink()
+    assert main(["convert", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    assert read_manifest(tmp_path / "out" / "manifest.csv")[0]["status"] == "ok"
+    assert stem.with_suffix(".bvec").read_text() == bvec
+
+
+def test_non_diffusion_images_write_no_bval_bvec(converted: tuple[int, Path]) -> None:
+    _, out = converted
+    assert any(out.rglob("*.nii.gz"))
+    assert not list(out.rglob("*.bval")) and not list(out.rglob("*.bvec"))
+
+
+@pytest.mark.realdata
+def test_philips_dti_bval_bvec_equal_dcm2niix(realdata: Path, tmp_path: Path) -> None:
+    """Our files against dcm2niix's for the same series: b-values exactly, directions
+    within 1e-4, in the same volume order and FSL sign convention.
+
+    dcm2niix stores the rows of a DICOM image bottom-up (its voxel axis j is our -j: its
+    affine is ours with the second column negated; checked by running dcm2niix 1.0.2024
+    on this series). A .bvec is given in its own image's voxel frame, so its j component
+    changes sign with the axis, and its i component with FSL's rule (negated when the
+    affine's determinant is positive: ours is, theirs is not). The same directions in the
+    world are therefore (-x, -y, z) of theirs in our file.
+    """
+    out = tmp_path / "out"
+    assert main(["convert", str(realdata / PHILIPS_DTI), "-o", str(out), "--quiet"]) == 0
+    images = _outputs(out)
+    four_d = [p for p in images.values() if load_nifti(p).data.ndim == 4]
+    (image,) = four_d
+    trace = [p for p in images.values() if p != image]
+    assert len(trace) == 1  # the trace image is its own 3-D output, without .bval/.bvec
+    assert {p.name for p in out.rglob("*.bval")} == {image.name.removesuffix(".nii.gz") + ".bval"}
+    stem = image.with_name(image.name.removesuffix(".nii.gz"))
+    ref_bval = (realdata / f"{DTI_REF}.bval").read_text()
+    assert stem.with_suffix(".bval").read_text() == ref_bval  # b-values exactly, as text
+    ours = np.loadtxt(stem.with_suffix(".bvec"))
+    theirs = np.loadtxt(realdata / f"{DTI_REF}.bvec")
+    assert ours.shape == theirs.shape == (3, 16)
+    np.testing.assert_allclose(ours, theirs * np.array([[-1.0], [-1.0], [1.0]]), atol=1e-4)
+    affine = load_nifti(image).affine
+    theirs_affine = affine.copy()
+    theirs_affine[:3, 1] *= -1
+    assert np.linalg.det(affine[:3, :3]) > 0 > np.linalg.det(theirs_affine[:3, :3])
+    np.testing.assert_allclose(
+        bvec_world(ours, affine), bvec_world(theirs, theirs_affine), atol=1e-4
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
+from dicomgen import csa2_bytes
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, SecondaryCaptureImageStorage
@@ -442,20 +443,6 @@ def test_safe_private_kept_only_when_asked(tmp_path: Path) -> None:
     assert codes == ["113100", "113111"]
 
 
-def _csa2(fields: dict[str, list[str]]) -> bytes:
-    """A minimal Siemens CSA2 ("SV10") header."""
-    import struct
-
-    out = b"SV10\x04\x03\x02\x01" + struct.pack("<2I", len(fields), 77)
-    for name, items in fields.items():
-        out += struct.pack("<64si4s3i", name.encode(), len(items), b"IS\0\0", 6, len(items), 77)
-        for item in items:
-            data = item.encode() + b"\0"
-            out += struct.pack("<4i", len(data), len(data), 77, len(data))
-            out += data + bytes(-len(data) % 4)
-    return out
-
-
 def test_csa_header_scrubbed_but_still_parseable(tmp_path: Path) -> None:
     from imaging_triage.dicom.mosaic import parse_csa
 
@@ -465,7 +452,7 @@ def test_csa_header_scrubbed_but_still_parseable(tmp_path: Path) -> None:
         "SliceNormalVector": ["0.0", "0.1", "0.99"],
         "ScanningDevice": [marker("station"), marker("serial")],
     }
-    blob = _csa2(fields)
+    blob = csa2_bytes({name: ("LO", values) for name, values in fields.items()})
     assert parse_csa(blob)["ImaCoilString"] == [marker("coil")]
     scrubbed = deid.scrub_csa(blob)
     assert scrubbed is not None and len(scrubbed) == len(blob)

@@ -8,22 +8,14 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from dicomgen import SeriesSpec, make_dataset
+from dicomgen import SeriesSpec, make_dataset, write_dwi
+from refcompare import bvec_world
 
 from imaging_triage.dicom import diffusion
 from imaging_triage.ingest import Status, VolumeRole, load, scan
 
 PHILIPS_DTI = "dcm_qa_philips/In/Vanderbilt_2018/601_WIP_dti_ax"
 REF = "dcm_qa_philips/Ref/WIP_dti_ax_601"
-
-
-def _world(bvecs: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """FSL-convention voxel-frame directions (3 x N) back to RAS unit vectors."""
-    m = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
-    v = np.array(bvecs, dtype=float)
-    if np.linalg.det(affine[:3, :3]) > 0:
-        v[0] = -v[0]
-    return m @ v
 
 
 @pytest.mark.realdata
@@ -46,28 +38,18 @@ def test_philips_dti_matches_dcm2niix_and_keeps_the_trace_apart(realdata: Path) 
     # the directions in the world, each through its own voxel frame
     theirs_affine = dwi.affine.copy()
     theirs_affine[:3, 1] *= -1
-    np.testing.assert_allclose(_world(ours, dwi.affine), _world(ref_bvec, theirs_affine), atol=1e-4)
+    np.testing.assert_allclose(
+        bvec_world(ours, dwi.affine), bvec_world(ref_bvec, theirs_affine), atol=1e-4
+    )
     bval, bvec = diffusion.bval_bvec_text(dwi.info.acquisition) or ("", "")
     assert bval.split() == [f"{b:g}" for b in ref_bval]
     assert len(bvec.splitlines()) == 3
 
 
-def _dwi_file(folder: Path, spec: SeriesSpec, k: int, n: int, b: float, g: tuple) -> None:
-    ds = make_dataset(spec, k, instance=n)
-    ds.DiffusionBValue = b
-    ds.DiffusionGradientOrientation = list(g)
-    ds.AcquisitionNumber = n // spec.n + 1
-    pydicom.dcmwrite(folder / f"IM{n:04d}", ds, enforce_file_format=True)
-
-
 def test_generated_dwi_trace_and_adc_become_three_volumes(tmp_path: Path) -> None:
     spec = SeriesSpec(n=5, rows=8, cols=7, modality="MR", intercept=0.0)
     encodings = [(0.0, (0, 0, 0)), (1000.0, (1, 0, 0)), (1000.0, (0, 1, 0)), (1000.0, (0, 0, 0))]
-    n = 0
-    for b, g in encodings:
-        for k in range(spec.n):
-            _dwi_file(tmp_path, spec, k, n, b, g)
-            n += 1
+    write_dwi(tmp_path, spec, encodings)
     for k in range(spec.n):  # the ADC map, a derived image of the same series
         ds = make_dataset(spec, k, instance=100 + k)
         ds.ImageType = ["DERIVED", "PRIMARY", "ADC"]
@@ -100,8 +82,7 @@ def test_role(b, g, direction, types, expected) -> None:  # type: ignore[no-unty
 def test_anatomical_images_with_b0_tags_are_plain_images(tmp_path: Path) -> None:
     """Philips writes DiffusionBValue 0 on every image: that alone is not diffusion."""
     spec = SeriesSpec(n=5, rows=8, cols=7, modality="MR", intercept=0.0)
-    for k in range(spec.n):
-        _dwi_file(tmp_path, spec, k, k, 0.0, (0, 0, 0))
+    write_dwi(tmp_path, spec, [(0.0, (0, 0, 0))])
     (record,) = scan(tmp_path).series
     assert record.status is Status.OK and record.role is VolumeRole.IMAGE
     assert "DiffusionImage" not in load(record)[0].info.acquisition

@@ -7,13 +7,14 @@ import logging
 from typing import Any
 
 import imaging_triage.dicom.deid.table as deid_table
+from imaging_triage.dicom.csa import CSA_CREATOR, CSA_IMAGE_ELEMENT
 from imaging_triage.dicom.deid.actions import Action, table_action
 from imaging_triage.dicom.deid.allowlist import KEEP_UNLISTED
 from imaging_triage.dicom.deid.burned_in import burned_in_reason, clear_unused_pixel_bits
 from imaging_triage.dicom.deid.config import DeidConfig
 from imaging_triage.dicom.deid.dates import shifted
 from imaging_triage.dicom.deid.keys import UidMapper, is_well_known_uid
-from imaging_triage.dicom.deid.private import CSA_CREATOR, CSA_IMAGE_OFFSET, SAFE_PRIVATE, scrub_csa
+from imaging_triage.dicom.deid.private import SAFE_PRIVATE, scrub_csa
 from imaging_triage.dicom.deid.values import NUMERIC_VRS, as_list, dummy_value, empty_value
 from imaging_triage.errors import (
     DeidentificationError,
@@ -39,7 +40,7 @@ class Cleaner:
             kind = safe.get(int(elem.tag))
             if kind is None:
                 self.element(ds, elem)
-            elif kind == (CSA_CREATOR, CSA_IMAGE_OFFSET):
+            elif kind == (CSA_CREATOR, CSA_IMAGE_ELEMENT):
                 value = elem.value if isinstance(elem.value, bytes) else None
                 scrubbed = scrub_csa(value) if value is not None else None
                 if scrubbed is None:
@@ -73,7 +74,7 @@ class Cleaner:
                 found = elements.get(wanted)
                 if found is None:
                     continue
-                csa_blob = creator == CSA_CREATOR and offset == CSA_IMAGE_OFFSET
+                csa_blob = creator == CSA_CREATOR and offset == CSA_IMAGE_ELEMENT
                 if found.VR in _SAFE_PRIVATE_VRS or csa_blob:
                     keep[wanted] = (creator, offset)
                     keep[tag] = (creator, -1)
