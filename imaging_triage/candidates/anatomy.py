@@ -17,12 +17,13 @@ pushes the brain aside does not move it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.preprocess.morphology import distance_inside
+from imaging_triage.preprocess.morphology import distance_inside, fill_holes
 from imaging_triage.volume import Volume
 
 
@@ -88,6 +89,12 @@ class Head:
     plane: MidlinePlane | None
     ct: bool
     slice_thickness_mm: float = 0.0
+
+    @cached_property
+    def inside(self) -> npt.NDArray[np.bool_]:
+        """The mask with its holes filled (:func:`~imaging_triage.preprocess.morphology.
+        fill_holes`): the whole intracranial region, computed once per head."""
+        return fill_holes(self.mask)
 
     @property
     def voxel_ml(self) -> float:
@@ -309,11 +316,11 @@ def depth_mm(
 ) -> npt.NDArray[np.float64]:
     """Euclidean distance (mm) inside ``mask`` to its edge, exact up to ``cap_mm``.
 
-    The mask is padded so the grid's edge counts as outside. Beyond ``cap_mm`` the value
-    is at least ``cap_mm`` (callers compare with thresholds below the cap).
+    The mask is padded by one voxel so the grid's edge counts as outside (the nearest
+    voxel outside a box is always in the layer around it). Beyond ``cap_mm`` the value is
+    at least ``cap_mm`` (callers compare with thresholds below the cap).
     """
-    pad = [int(np.ceil(cap_mm / s)) + 1 for s in spacing]
-    padded = np.pad(np.asarray(mask, dtype=bool), [(p, p) for p in pad])
+    padded = np.pad(np.asarray(mask, dtype=bool), 1)
     dist = distance_inside(padded, tuple(float(s) for s in spacing))  # exact, linear time
-    inner = tuple(slice(p, p + n) for p, n in zip(pad, mask.shape, strict=True))
+    inner = tuple(slice(1, 1 + n) for n in mask.shape)
     return np.asarray(np.minimum(dist[inner], cap_mm + 1.0), dtype=np.float64)

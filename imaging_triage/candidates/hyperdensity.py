@@ -128,29 +128,35 @@ def _smooth(
     return np.asarray(ndimage.gaussian_filter(values, sigma), dtype=np.float32)
 
 
-def wide_margin_zone(
+def wide_margin_slabs(
     inside: npt.NDArray[np.bool_], base_mm: float, vertex_mm: float, dz: float
-) -> npt.NDArray[np.bool_]:
-    """Slices within ``base_mm`` above the lowest or ``vertex_mm`` below the highest slice
-    of the intracranial region (the skull base and the vertex)."""
-    present = np.nonzero(inside.any(axis=(0, 1)))[0]
-    zone = np.zeros(inside.shape, dtype=bool)
-    if present.size:
-        low = int(present[0] + round(base_mm / dz))
-        high = int(present[-1] - round(vertex_mm / dz))
-        zone[:, :, : max(0, low)] = True
-        zone[:, :, max(0, high + 1) :] = True
-    return zone
+) -> list[slice]:
+    """The slices (along ``k``) within ``base_mm`` above the lowest or ``vertex_mm`` below
+    the highest slice of the intracranial region (the skull base and the vertex)."""
+    present = np.flatnonzero(inside.any(axis=(0, 1)))
+    if not present.size:
+        return []
+    low = max(0, int(present[0] + round(base_mm / dz)))
+    high = max(0, int(present[-1] - round(vertex_mm / dz)) + 1)
+    slabs = [slice(0, low), slice(high, inside.shape[2])]
+    return [s for s in slabs if s.stop > s.start]
 
 
-def dilate_box(
-    mask: npt.NDArray[np.bool_], in_plane_mm: float, along_mm: float, spacing: tuple[float, ...]
+def near_bone(
+    bone: npt.NDArray[np.bool_],
+    where: npt.NDArray[np.bool_],
+    radii_mm: tuple[float, float, float],
+    spacing: tuple[float, ...],
+    slab: slice | None = None,
 ) -> npt.NDArray[np.bool_]:
-    """Dilation by a box of half-widths ``in_plane_mm`` (i, j) and ``along_mm`` (k)."""
-    radii = (in_plane_mm, in_plane_mm, along_mm)
-    size = [2 * max(0, round(r / s)) + 1 for r, s in zip(radii, spacing, strict=True)]
-    out = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant", cval=0)
-    return np.asarray(out, dtype=bool)
+    """The voxels of ``where`` (of the slices ``slab``, default all) with bone in the box
+    of half-widths ``radii_mm`` around them."""
+    radii = tuple(max(0, round(r / s)) for r, s in zip(radii_mm, spacing, strict=True))
+    if slab is not None:
+        only = np.zeros_like(where)
+        only[:, :, slab] = where[:, :, slab]
+        where = only
+    return morphology.box_dilate_at(bone, radii, where)
 
 
 def extent_mm(region: npt.NDArray[np.bool_], spacing: tuple[float, ...]) -> float:
@@ -191,9 +197,17 @@ def _grow(
 ) -> npt.NDArray[np.bool_]:
     """Geodesic growth of ``seeds`` inside ``within`` by ``radius_mm`` (6-connected steps)."""
     steps = max(1, round(radius_mm / step_mm))
-    if not seeds.any():
+    seed_box = morphology.bounding_slices(seeds)
+    if seed_box is None:
         return seeds
-    return np.asarray(ndimage.binary_dilation(seeds, iterations=steps, mask=within), dtype=bool)
+    # a step moves one voxel along one axis: the growth stays in the seeds' box + steps
+    box = tuple(
+        slice(max(0, s.start - steps), min(n, s.stop + steps))
+        for s, n in zip(seed_box, seeds.shape, strict=True)
+    )
+    out = np.zeros_like(seeds)
+    out[box] = ndimage.binary_dilation(seeds[box], iterations=steps, mask=within[box])
+    return out
 
 
 def hyperdensity(
@@ -250,7 +264,7 @@ def hyperdensity(
     box = bounding_box(head.mask, cfg.skull_base_margin_mm + 2.0, sp)
     origin = np.array([s.start for s in box])
     values = head.values[box]
-    inside = np.asarray(ndimage.binary_fill_holes(head.mask[box]), dtype=bool)
+    inside = head.inside[box]
     smooth = _smooth(values, cfg.smoothing_mm, sp)
     low, high = cfg.acute_hu
     in_range = inside & (smooth >= low) & (smooth <= high)
@@ -260,35 +274,47 @@ def hyperdensity(
         ijk = np.nonzero(faint)
         mirrored = mirror_at(smooth, head.plane.moved(origin), ijk)
         faint[ijk] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
+    # the rules below are read on the voxels that may join a region only
+    maybe = in_range | faint
 
     calc = inside & (values >= cfg.calcification_hu)
-    near_calc = morphology.dilate(calc, cfg.calcification_margin_mm + 1.5, sp)
-    calc_halo = morphology.dilate(calc, cfg.calcification_margin_mm, sp)
+    radii = morphology.box_radii(cfg.calcification_margin_mm + 1.5, sp)
+    near_calc = morphology.box_dilate_at(calc, radii, maybe)
+    radii = morphology.box_radii(cfg.calcification_margin_mm, sp)
+    calc_halo = morphology.box_dilate_at(calc, radii, maybe)
     in_range &= ~calc_halo
 
     bone = values >= cfg.bone_hu
     # along the slice direction the partial volume of a thick slice reaches half a slice more
     along = head.slice_thickness_mm / 2.0
-    near_bone = dilate_box(bone, cfg.bone_margin_mm, cfg.bone_margin_mm + along, sp)
-    base = wide_margin_zone(inside, cfg.skull_base_mm, cfg.vertex_mm, sp[2])
+    margin = cfg.bone_margin_mm
+    bony = near_bone(bone, maybe, (margin, margin, margin + along), sp)
     margin = cfg.skull_base_margin_mm
-    near_bone |= base & dilate_box(bone, margin, margin + along, sp)
-    seeds = in_range & ~near_bone
+    for slab in wide_margin_slabs(inside, cfg.skull_base_mm, cfg.vertex_mm, sp[2]):
+        bony |= near_bone(bone, maybe, (margin, margin, margin + along), sp, slab)
+    seeds = in_range & ~bony
     # the box dilation of bone reaches sqrt(3) * margin at its corners: grow back as far
     grown = _grow(seeds, in_range, cfg.bone_margin_mm * 1.75 + 1.0, min(sp))
     # rule 6: faint voxels join as they are (no growth towards the bone)
-    faint &= ~calc_halo & ~near_bone
+    faint &= ~calc_halo & ~bony
 
-    labels, n = ndimage.label(grown | faint, structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 0:
+    joined = grown | faint
+    found_box = morphology.bounding_slices(joined)
+    if found_box is None:
         return result, out
+    labels, _ = ndimage.label(joined[found_box], structure=np.ones((3, 3, 3), dtype=bool))
     vent = ventricles[box]
-    near_vent = morphology.dilate(vent, 2.0, sp) if vent.any() else vent
+    radii = morphology.box_radii(2.0, sp)
+    near_vent = morphology.box_dilate_at(vent, radii, joined) if vent.any() else vent
     found: list[tuple[float, Region, tuple[slice, ...], npt.NDArray[np.bool_]]] = []
-    for value, piece in enumerate(ndimage.find_objects(labels), start=1):
-        if piece is None:
+    for value, found_piece in enumerate(ndimage.find_objects(labels), start=1):
+        if found_piece is None:
             continue
-        region = np.asarray(labels[piece] == value)
+        region = np.asarray(labels[found_piece] == value)
+        piece = tuple(
+            slice(f.start + p.start, f.start + p.stop)
+            for f, p in zip(found_box, found_piece, strict=True)
+        )
         acute = region & grown[piece]
         if float(acute.sum()) * head.voxel_ml >= cfg.min_volume_ml:
             region = acute  # an acute region: its faint rim is partial volume, left out
