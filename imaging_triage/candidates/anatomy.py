@@ -293,6 +293,13 @@ def key_slice(ijk: npt.NDArray[Any]) -> int:
     return int(np.argmax(np.bincount(np.asarray(ijk[:, 2], dtype=np.int64))))
 
 
+def voxels(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """Indices (N, 3) of the voxels of ``mask`` in C order: ``np.argwhere(mask)`` through
+    the flat indices, several times faster on a large, mostly empty volume."""
+    mask = np.asarray(mask, dtype=bool)
+    return np.stack(np.unravel_index(np.flatnonzero(mask), mask.shape), axis=-1)
+
+
 def bounding_box(
     mask: npt.NDArray[np.bool_], margin_mm: float, spacing: tuple[float, ...]
 ) -> tuple[slice, slice, slice]:

@@ -63,6 +63,7 @@ from imaging_triage.candidates.anatomy import (
     key_slice,
     mirror_at,
     region_side,
+    voxels,
 )
 from imaging_triage.candidates.findings import (
     Check,
@@ -147,16 +148,12 @@ def near_bone(
     where: npt.NDArray[np.bool_],
     radii_mm: tuple[float, float, float],
     spacing: tuple[float, ...],
-    slab: slice | None = None,
+    box: tuple[slice, ...],
 ) -> npt.NDArray[np.bool_]:
-    """The voxels of ``where`` (of the slices ``slab``, default all) with bone in the box
-    of half-widths ``radii_mm`` around them."""
+    """The voxels of ``where`` inside ``box`` with bone in the box of half-widths
+    ``radii_mm`` around them."""
     radii = tuple(max(0, round(r / s)) for r, s in zip(radii_mm, spacing, strict=True))
-    if slab is not None:
-        only = np.zeros_like(where)
-        only[:, :, slab] = where[:, :, slab]
-        where = only
-    return morphology.box_dilate_at(bone, radii, where)
+    return morphology.box_dilate_at(bone, radii, where, box)
 
 
 def extent_mm(region: npt.NDArray[np.bool_], spacing: tuple[float, ...]) -> float:
@@ -271,27 +268,33 @@ def hyperdensity(
     faint = np.zeros_like(in_range)
     if head.plane is not None and cfg.faint_hu < low:
         faint = inside & (smooth >= cfg.faint_hu) & (smooth < low)
-        ijk = np.nonzero(faint)
+        flat = np.flatnonzero(faint)
+        ijk = np.unravel_index(flat, faint.shape)
         mirrored = mirror_at(smooth, head.plane.moved(origin), ijk)
-        faint[ijk] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
+        faint.flat[flat] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
     # the rules below are read on the voxels that may join a region only
     maybe = in_range | faint
+    where = morphology.bounding_slices(maybe)
+    if where is None:
+        return result, out
 
     calc = inside & (values >= cfg.calcification_hu)
     radii = morphology.box_radii(cfg.calcification_margin_mm + 1.5, sp)
-    near_calc = morphology.box_dilate_at(calc, radii, maybe)
+    near_calc = morphology.box_dilate_at(calc, radii, maybe, where)
     radii = morphology.box_radii(cfg.calcification_margin_mm, sp)
-    calc_halo = morphology.box_dilate_at(calc, radii, maybe)
+    calc_halo = morphology.box_dilate_at(calc, radii, maybe, where)
     in_range &= ~calc_halo
 
     bone = values >= cfg.bone_hu
     # along the slice direction the partial volume of a thick slice reaches half a slice more
     along = head.slice_thickness_mm / 2.0
     margin = cfg.bone_margin_mm
-    bony = near_bone(bone, maybe, (margin, margin, margin + along), sp)
+    bony = near_bone(bone, maybe, (margin, margin, margin + along), sp, where)
     margin = cfg.skull_base_margin_mm
     for slab in wide_margin_slabs(inside, cfg.skull_base_mm, cfg.vertex_mm, sp[2]):
-        bony |= near_bone(bone, maybe, (margin, margin, margin + along), sp, slab)
+        k = slice(max(slab.start, where[2].start), min(slab.stop, where[2].stop))
+        part = (where[0], where[1], k)
+        bony |= near_bone(bone, maybe, (margin, margin, margin + along), sp, part)
     seeds = in_range & ~bony
     # the box dilation of bone reaches sqrt(3) * margin at its corners: grow back as far
     grown = _grow(seeds, in_range, cfg.bone_margin_mm * 1.75 + 1.0, min(sp))
@@ -305,7 +308,7 @@ def hyperdensity(
     labels, _ = ndimage.label(joined[found_box], structure=np.ones((3, 3, 3), dtype=bool))
     vent = ventricles[box]
     radii = morphology.box_radii(2.0, sp)
-    near_vent = morphology.box_dilate_at(vent, radii, joined) if vent.any() else vent
+    near_vent = morphology.box_dilate_at(vent, radii, joined, found_box) if vent.any() else vent
     found: list[tuple[float, Region, tuple[slice, ...], npt.NDArray[np.bool_]]] = []
     for value, found_piece in enumerate(ndimage.find_objects(labels), start=1):
         if found_piece is None:
@@ -321,7 +324,7 @@ def hyperdensity(
         volume = float(region.sum()) * head.voxel_ml
         if volume < cfg.min_volume_ml:
             continue
-        ijk = np.argwhere(region) + origin + np.array([s.start for s in piece])
+        ijk = voxels(region) + origin + np.array([s.start for s in piece])
         centroid = head.world(ijk.mean(axis=0))
         centre = (float(centroid[0]), float(centroid[1]), float(centroid[2]))
         region_values = values[piece][region]

@@ -39,6 +39,7 @@ from imaging_triage.candidates.anatomy import (
     key_slice,
     mirror,
     region_side,
+    voxels,
 )
 from imaging_triage.candidates.findings import (
     Check,
@@ -238,7 +239,7 @@ def asymmetry(
         volume = float(region.sum()) * head.voxel_ml
         if volume < cfg.min_volume_ml:
             continue
-        ijk = np.argwhere(region) + origin + np.array([s.start for s in piece])
+        ijk = voxels(region) + origin + np.array([s.start for s in piece])
         centroid = head.world(ijk.mean(axis=0))
         raw = head.values[box][piece][region]
         found.append(

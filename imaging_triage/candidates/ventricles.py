@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from imaging_triage.candidates.anatomy import Head, bounding_box
+from imaging_triage.candidates.anatomy import Head, bounding_box, voxels
 from imaging_triage.candidates.findings import (
     Check,
     CheckResult,
@@ -98,7 +98,7 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
             continue
         if not deep[piece][region].any():
             continue
-        centre = np.argwhere(region).mean(axis=0) + offset + [s.start for s in piece]
+        centre = voxels(region).mean(axis=0) + offset + [s.start for s in piece]
         if abs(float(head.signed_offset_mm(centre)[0])) > cfg.max_offset_mm:
             continue
         target = tuple(
@@ -128,7 +128,7 @@ def evans_index(
         return not_applicable(Check.VENTRICLES, "Evans' index is measured on CT only")
     if not ventricles.any():
         return not_measured(Check.VENTRICLES, "no lateral ventricles found")
-    ijk = np.argwhere(ventricles)
+    ijk = voxels(ventricles)
     front = ijk[ijk[:, 1] > ijk[:, 1].mean()]
     offset = head.signed_offset_mm(front)
     best_width, best_k = 0.0, -1

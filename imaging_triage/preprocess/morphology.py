@@ -142,16 +142,21 @@ def box_erode(mask: npt.NDArray[np.bool_], radii: tuple[int, ...]) -> npt.NDArra
 
 
 def box_dilate_at(
-    mask: npt.NDArray[np.bool_], radii: tuple[int, ...], where: npt.NDArray[np.bool_]
+    mask: npt.NDArray[np.bool_],
+    radii: tuple[int, ...],
+    where: npt.NDArray[np.bool_],
+    box: tuple[slice, ...] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """:func:`box_dilate` of ``mask`` on the voxels of ``where`` only (False elsewhere).
 
     Computed on the bounding box of ``where`` grown by ``radii``: the cost of a dilation
-    that is only read at a few places (the voxels a rule applies to).
+    that is only read at a few places (the voxels a rule applies to). ``box``, when
+    given, is that bounding box (:func:`bounding_slices` of ``where``, computed once for
+    several calls) or a part of it: only the voxels of ``where`` inside it are set.
     """
     out = np.zeros(mask.shape, dtype=bool)
-    inner = bounding_slices(where)
-    if inner is None:
+    inner = bounding_slices(where) if box is None else box
+    if inner is None or any(s.stop <= s.start for s in inner):
         return out
     outer = tuple(
         slice(max(0, s.start - r), min(n, s.stop + r))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging_triage.candidates.anatomy import MidlinePlane, mirror, mirror_at
+from imaging_triage.candidates.anatomy import MidlinePlane, mirror, mirror_at, voxels
 
 
 def test_mirror_at_gives_the_values_of_the_whole_mirror():
@@ -15,3 +15,11 @@ def test_mirror_at_gives_the_values_of_the_whole_mirror():
     ijk = np.nonzero(np.ones(values.shape, dtype=bool))
     assert np.isnan(whole).any()
     assert np.allclose(mirror_at(values, plane, ijk), whole[ijk], equal_nan=True)
+
+
+def test_voxels_equal_argwhere():
+    rng = np.random.default_rng(2)
+    mask = rng.random((9, 8, 7)) > 0.9
+    np.testing.assert_array_equal(voxels(mask), np.argwhere(mask))
+    np.testing.assert_array_equal(voxels(mask[2:7, ::2]), np.argwhere(mask[2:7, ::2]))
+    assert voxels(np.zeros((3, 4, 5), dtype=bool)).shape == (0, 3)

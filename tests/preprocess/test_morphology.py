@@ -8,6 +8,7 @@ from scipy import ndimage
 
 from imaging_triage.preprocess.morphology import (
     box_dilate,
+    box_dilate_at,
     box_erode,
     dilate,
     distance_inside,
@@ -86,3 +87,18 @@ def test_fill_holes_fills_an_enclosed_cavity_but_not_an_open_one() -> None:
     assert not fill_holes(np.zeros((4, 4, 4), dtype=bool)).any()
     full = np.ones((4, 5, 6), dtype=bool)
     np.testing.assert_array_equal(fill_holes(full), full)
+
+
+def test_box_dilate_at_equals_the_whole_dilation_on_its_voxels() -> None:
+    rng = np.random.default_rng(9)
+    mask = rng.random((30, 25, 20)) > 0.97
+    where = np.zeros(mask.shape, dtype=bool)
+    where[5:12, 3:20, 8:15] = rng.random((7, 17, 7)) > 0.5
+    radii = (2, 3, 1)
+    whole = box_dilate(mask, radii)
+    np.testing.assert_array_equal(box_dilate_at(mask, radii, where), whole & where)
+    part = (slice(5, 12), slice(3, 20), slice(8, 10))  # a part of where's box only
+    expected = np.zeros_like(where)
+    expected[part] = whole[part] & where[part]
+    np.testing.assert_array_equal(box_dilate_at(mask, radii, where, part), expected)
+    assert not box_dilate_at(mask, radii, np.zeros_like(where)).any()
