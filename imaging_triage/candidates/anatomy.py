@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.preprocess.morphology import distance_inside, fill_holes
+from imaging_triage.preprocess.morphology import bounding_slices, distance_inside, fill_holes
 from imaging_triage.volume import Volume
 
 
@@ -96,6 +96,11 @@ class Head:
         fill_holes`): the whole intracranial region, computed once per head."""
         return fill_holes(self.mask)
 
+    @cached_property
+    def edges(self) -> tuple[npt.NDArray[Any], ...]:
+        """:func:`row_edges` of the mask (present, first ``i``, last ``i`` per row)."""
+        return row_edges(self.mask)
+
     @property
     def voxel_ml(self) -> float:
         """Volume of one voxel in millilitres."""
@@ -155,8 +160,35 @@ def reorder(array: npt.NDArray[Any], ornt: Any) -> npt.NDArray[Any]:
     return np.ascontiguousarray(apply_orientation(np.asarray(array), ornt))
 
 
+def row_edges(
+    mask: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """For each left-right row ``(j, k)`` of ``mask``: whether it holds a voxel, and the
+    first and last ``i`` of its voxels (meaningless in an empty row).
+
+    Computed on the mask's bounding box: the inner table's edges, for the symmetry plane
+    and the inner skull width.
+    """
+    n_i, n_j, n_k = mask.shape
+    present = np.zeros((n_j, n_k), dtype=bool)
+    first = np.zeros((n_j, n_k), dtype=np.intp)
+    last = np.full((n_j, n_k), n_i - 1, dtype=np.intp)
+    box = bounding_slices(mask)
+    if box is None:
+        return present, first, last
+    crop = mask[box]
+    rows = box[1:]
+    present[rows] = crop.any(axis=0)
+    first[rows] = box[0].start + np.argmax(crop, axis=0)
+    last[rows] = box[0].stop - 1 - np.argmax(crop[::-1], axis=0)
+    return present, first, last
+
+
 def symmetry_plane(
-    mask: npt.NDArray[np.bool_], spacing: tuple[float, ...], min_width_fraction: float = 0.6
+    mask: npt.NDArray[np.bool_],
+    spacing: tuple[float, ...],
+    min_width_fraction: float = 0.6,
+    edges: tuple[npt.NDArray[Any], ...] | None = None,
 ) -> MidlinePlane | None:
     """Fit the skull's symmetry plane to the midpoints of the mask's left and right edges.
 
@@ -169,18 +201,19 @@ def symmetry_plane(
     min_width_fraction : float
         Rows narrower than this fraction of the widest row are left out (poles of the
         head, where the edges are oblique).
+    edges : tuple of numpy.ndarray, optional
+        :func:`row_edges` of ``mask``, when already computed.
 
     Returns
     -------
     MidlinePlane or None
         None when fewer than 20 rows qualify (no head, or a mask of a few slices).
     """
-    any_i = mask.any(axis=0)
+    any_i, first_i, last_i = row_edges(mask) if edges is None else edges
     if any_i.sum() < 20:
         return None
-    n_i = mask.shape[0]
-    first = np.argmax(mask, axis=0).astype(np.float64)
-    last = (n_i - 1 - np.argmax(mask[::-1], axis=0)).astype(np.float64)
+    first = first_i.astype(np.float64)
+    last = last_i.astype(np.float64)
     width = np.where(any_i, last - first + 1, 0.0)
     keep = width >= min_width_fraction * width.max()
     j, k = np.nonzero(keep)
@@ -258,8 +291,9 @@ def prepare(volume: Volume, mask: npt.NDArray[np.bool_], ct: bool) -> Head:
         )
     values = np.asarray(data, dtype=np.float32)
     spacing = volume.spacing
-    plane = symmetry_plane(mask, spacing)
-    return Head(values, mask, volume.affine, spacing, plane, ct, slice_thickness(volume))
+    head = Head(values, mask, volume.affine, spacing, None, ct, slice_thickness(volume))
+    head.plane = symmetry_plane(mask, spacing, edges=head.edges)
+    return head
 
 
 def slice_thickness(volume: Volume) -> float:

@@ -10,6 +10,8 @@ from imaging_triage.preprocess.morphology import (
     box_dilate,
     box_dilate_at,
     box_erode,
+    cross_dilate,
+    cross_erode,
     dilate,
     distance_inside,
     erode,
@@ -102,3 +104,11 @@ def test_box_dilate_at_equals_the_whole_dilation_on_its_voxels() -> None:
     expected[part] = whole[part] & where[part]
     np.testing.assert_array_equal(box_dilate_at(mask, radii, where, part), expected)
     assert not box_dilate_at(mask, radii, np.zeros_like(where)).any()
+
+
+def test_cross_dilate_erode_and_opening_equal_scipy() -> None:
+    for mask in _random_masks(11, 150):
+        np.testing.assert_array_equal(cross_dilate(mask), ndimage.binary_dilation(mask))
+        np.testing.assert_array_equal(cross_erode(mask), ndimage.binary_erosion(mask))
+        opened = cross_dilate(cross_erode(mask))
+        np.testing.assert_array_equal(opened, ndimage.binary_opening(mask))
