@@ -279,8 +279,6 @@ def hyperdensity(
         return result, out
 
     calc = inside & (values >= cfg.calcification_hu)
-    radii = morphology.box_radii(cfg.calcification_margin_mm + 1.5, sp)
-    near_calc = morphology.box_dilate_at(calc, radii, maybe, where)
     radii = morphology.box_radii(cfg.calcification_margin_mm, sp)
     calc_halo = morphology.box_dilate_at(calc, radii, maybe, where)
     in_range &= ~calc_halo
@@ -331,7 +329,10 @@ def hyperdensity(
         peak = float(region_values.max())
         offset = np.abs(head.signed_offset_mm(ijk))
         small_dense = volume <= cfg.physiological_ml and (
-            peak >= cfg.physiological_peak_hu or bool(near_calc[piece][region].any())
+            peak >= cfg.physiological_peak_hu
+            or _near(
+                calc, region, piece, morphology.box_radii(cfg.calcification_margin_mm + 1.5, sp)
+            )
         )
         reason = ""
         if small_dense and float(np.median(offset)) <= 2.0 * cfg.falx_mm:
@@ -374,6 +375,25 @@ def hyperdensity(
         suppressed_ml=sum(s.volume_ml for s in result.suppressed),
     )
     return result, out
+
+
+def _near(
+    mask: npt.NDArray[np.bool_],
+    region: npt.NDArray[np.bool_],
+    piece: tuple[slice, ...],
+    radii: tuple[int, ...],
+) -> bool:
+    """Whether ``mask`` has a voxel in the box of half-widths ``radii`` (voxels) around a
+    voxel of ``region`` (the region's voxels over the box ``piece`` of ``mask``'s grid)."""
+    outer = tuple(
+        slice(max(0, p.start - r), min(n, p.stop + r))
+        for p, r, n in zip(piece, radii, mask.shape, strict=True)
+    )
+    placed = np.zeros(tuple(o.stop - o.start for o in outer), dtype=bool)
+    placed[
+        tuple(slice(p.start - o.start, p.stop - o.start) for p, o in zip(piece, outer, strict=True))
+    ] = region
+    return bool((morphology.box_dilate(placed, radii) & mask[outer]).any())
 
 
 def _region_depth(
