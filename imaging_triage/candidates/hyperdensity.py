@@ -50,7 +50,9 @@ reader, never a hemorrhage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +60,7 @@ from scipy import ndimage
 
 from imaging_triage.candidates.anatomy import (
     Head,
+    MidlinePlane,
     bounding_box,
     depth_mm,
     key_slice,
@@ -121,12 +124,49 @@ class HyperdensityConfig:
 
 
 def _smooth(
-    values: npt.NDArray[np.float32], sigma_mm: float, spacing: tuple[float, ...]
+    values: npt.NDArray[np.float32],
+    sigma_mm: float,
+    spacing: tuple[float, ...],
+    exact: tuple[slice, ...],
 ) -> npt.NDArray[np.float32]:
+    """``scipy.ndimage.gaussian_filter`` of ``values`` (reflected at their edges) on the
+    box ``exact``, NaN elsewhere.
+
+    Computed on ``exact`` grown by the kernel's reach (scipy's ``truncate=4``): each pass
+    is right wherever the axes it has run along are inside ``exact``, so the result there
+    is the whole volume's, at the cost of the box.
+    """
     if sigma_mm <= 0:
         return values
     sigma = [sigma_mm / s for s in spacing]
-    return np.asarray(ndimage.gaussian_filter(values, sigma), dtype=np.float32)
+    reach = [int(4.0 * sd + 0.5) for sd in sigma]
+    crop = tuple(
+        slice(max(0, e.start - r), min(n, e.stop + r))
+        for e, r, n in zip(exact, reach, values.shape, strict=True)
+    )
+    part = ndimage.gaussian_filter(values[crop], sigma)
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    out[exact] = part[
+        tuple(slice(e.start - c.start, e.stop - c.start) for e, c in zip(exact, crop, strict=True))
+    ]
+    return out
+
+
+def _smooth_box(inside: npt.NDArray[np.bool_], plane: MidlinePlane | None) -> tuple[slice, ...]:
+    """The box of ``inside`` along ``j`` and ``k``, along ``i`` grown to hold the voxels
+    :func:`~.anatomy.mirror_at` reads for its voxels (their mirror and the next one)."""
+    box = morphology.bounding_slices(inside)
+    if box is None:
+        return tuple(slice(0, 0) for _ in inside.shape)
+    i, j, k = box
+    if plane is None:
+        return box
+    corners = [(jj, kk) for jj in (j.start, j.stop - 1) for kk in (k.start, k.stop - 1)]
+    twice = [2.0 * float(plane.i_at(jj, kk)) for jj, kk in corners]
+    low = int(np.floor(min(twice))) - (i.stop - 1)
+    high = int(np.floor(max(twice))) - i.start + 2
+    n = inside.shape[0]
+    return (slice(max(0, min(i.start, low)), min(n, max(i.stop, high))), j, k)
 
 
 def wide_margin_slabs(
@@ -168,21 +208,22 @@ def extent_mm(region: npt.NDArray[np.bool_], spacing: tuple[float, ...]) -> floa
 
 def shape_hint(
     region: npt.NDArray[np.bool_],
-    depth_mm: npt.NDArray[np.float64],
+    depth_mm: Callable[[], npt.NDArray[np.float64]],
     near_ventricles: npt.NDArray[np.bool_],
     spacing: tuple[float, ...],
 ) -> ShapeHint:
     """Shape hint of one region (arrays cropped to the region's bounding box).
 
-    ``depth_mm`` is the distance inside the intracranial region (0 at the inner table).
+    ``depth_mm`` gives the distance inside the intracranial region (0 at the inner table)
+    over the box; it is called only for a region long enough to be a crescent.
     """
     n = float(region.sum())
     if float(near_ventricles[region].sum()) / n >= 0.5:
         return ShapeHint.VENTRICULAR
-    d = depth_mm[region]
-    thin = float(np.median(d)) <= 6.0 and float(np.percentile(d, 90)) <= 12.0
-    if thin and extent_mm(region, spacing) >= 30.0:
-        return ShapeHint.CRESCENT_CONVEXITY
+    if extent_mm(region, spacing) >= 30.0:
+        d = depth_mm()[region]
+        if float(np.median(d)) <= 6.0 and float(np.percentile(d, 90)) <= 12.0:
+            return ShapeHint.CRESCENT_CONVEXITY
     inner = ndimage.distance_transform_edt(np.pad(region, 1), sampling=spacing)
     if 2.0 * float(inner.max()) >= 8.0:
         return ShapeHint.PARENCHYMAL
@@ -262,15 +303,16 @@ def hyperdensity(
     origin = np.array([s.start for s in box])
     values = head.values[box]
     inside = head.inside[box]
-    smooth = _smooth(values, cfg.smoothing_mm, sp)
+    plane = head.plane.moved(origin) if head.plane is not None else None
+    smooth = _smooth(values, cfg.smoothing_mm, sp, _smooth_box(inside, plane))
     low, high = cfg.acute_hu
     in_range = inside & (smooth >= low) & (smooth <= high)
     faint = np.zeros_like(in_range)
-    if head.plane is not None and cfg.faint_hu < low:
+    if plane is not None and cfg.faint_hu < low:
         faint = inside & (smooth >= cfg.faint_hu) & (smooth < low)
         flat = np.flatnonzero(faint)
         ijk = np.unravel_index(flat, faint.shape)
-        mirrored = mirror_at(smooth, head.plane.moved(origin), ijk)
+        mirrored = mirror_at(smooth, plane, ijk)
         faint.flat[flat] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
     # the rules below are read on the voxels that may join a region only
     maybe = in_range | faint
@@ -344,8 +386,7 @@ def hyperdensity(
         if reason:
             result.suppressed.append(Suppressed(volume, centre, reason))
             continue
-        depth = _region_depth(inside, piece, sp)
-        hint = shape_hint(region, depth, near_vent[piece], sp)
+        hint = shape_hint(region, partial(_region_depth, inside, piece, sp), near_vent[piece], sp)
         found.append(
             (
                 volume,
