@@ -140,15 +140,24 @@ def to_ras_grid(volume: Volume) -> tuple[Volume, Any, Any]:
         nibabel orientation transforms to and from the RAS order; apply them to a mask or a
         label volume with :func:`reorder`.
     """
-    from nibabel.orientations import axcodes2ornt, inv_ornt_aff, io_orientation, ornt_transform
+    from nibabel.orientations import (
+        apply_orientation,
+        axcodes2ornt,
+        inv_ornt_aff,
+        io_orientation,
+        ornt_transform,
+    )
 
     start = io_orientation(volume.affine)
     ras = axcodes2ornt(("R", "A", "S"))
     forward = ornt_transform(start, ras)
     backward = ornt_transform(ras, start)
     data = np.asarray(volume.data)
+    # a view: :func:`prepare` makes the one contiguous copy the checks need
     out = Volume(
-        reorder(data, forward), volume.affine @ inv_ornt_aff(forward, data.shape), volume.info
+        apply_orientation(data, forward),
+        volume.affine @ inv_ornt_aff(forward, data.shape),
+        volume.info,
     )
     return out, forward, backward
 
@@ -283,13 +292,13 @@ def prepare(volume: Volume, mask: npt.NDArray[np.bool_], ct: bool) -> Head:
         If the mask is not on the volume's grid.
     """
     data = np.asarray(volume.data)
-    mask = np.asarray(mask, dtype=bool)
+    mask = np.ascontiguousarray(mask, dtype=bool)
     if mask.shape != data.shape[:3]:
         raise ValueError(
             f"brain mask of shape {mask.shape} is not on the image grid {data.shape[:3]}; "
             "pass the mask made on this image"
         )
-    values = np.asarray(data, dtype=np.float32)
+    values = np.ascontiguousarray(data, dtype=np.float32)  # one pass: order and type
     spacing = volume.spacing
     head = Head(values, mask, volume.affine, spacing, None, ct, slice_thickness(volume))
     head.plane = symmetry_plane(mask, spacing, edges=head.edges)

@@ -169,6 +169,27 @@ def _smooth_box(inside: npt.NDArray[np.bool_], plane: MidlinePlane | None) -> tu
     return (slice(max(0, min(i.start, low)), min(n, max(i.stop, high))), j, k)
 
 
+def median_within(values: npt.NDArray[np.float32], low: float, high: float) -> bool:
+    """Whether ``low <= np.median(values) <= high``, mostly from two counts.
+
+    The median is at least ``low`` when fewer than half the values lie below it (both
+    middle values, for an even count); the sort is needed only when the two middle
+    values fall on either side of a bound, or when a value is NaN.
+    """
+    n = values.size
+    if n == 0 or bool(np.isnan(values).any()):
+        return bool(low <= float(np.median(values)) <= high)
+    half = n // 2
+    below = int(np.count_nonzero(values < low))
+    above = int(np.count_nonzero(values > high))
+    if n % 2:  # the middle value: index half of the sorted values
+        return below <= half and above <= half
+    # the mean of the sorted values half - 1 and half: decided unless they straddle a bound
+    if below == half or above == half:
+        return bool(low <= float(np.median(values)) <= high)
+    return below < half and above < half
+
+
 def wide_margin_slabs(
     inside: npt.NDArray[np.bool_], base_mm: float, vertex_mm: float, dz: float
 ) -> list[slice]:
@@ -288,8 +309,9 @@ def hyperdensity(
     result.measures.update(total_ml=0.0, regions=0.0, suppressed_ml=0.0)
     if not head.mask.any():
         return not_measured(Check.HYPERDENSITY, "empty intracranial mask"), out
-    median = float(np.median(head.values[head.mask]))
-    if not cfg.brain_hu[0] <= median <= cfg.brain_hu[1]:
+    content = head.values[head.mask]
+    if not median_within(content, *cfg.brain_hu):
+        median = float(np.median(content))
         return (
             not_measured(
                 Check.HYPERDENSITY,

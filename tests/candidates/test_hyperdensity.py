@@ -14,6 +14,7 @@ from imaging_triage.candidates.hyperdensity import (
     _smooth,
     _smooth_box,
     hyperdensity,
+    median_within,
 )
 from imaging_triage.candidates.ventricles import ventricle_mask
 from imaging_triage.errors import ConfigError
@@ -142,3 +143,17 @@ def test_smoothing_box_holds_the_mirror_of_every_voxel():
     whole = mirror_at(np.ones(inside.shape, dtype=np.float32), plane, ijk)
     np.testing.assert_array_equal(mirror_at(values, plane, ijk), whole)
     assert box[0].stop > 22 and box[1:] == (slice(4, 25), slice(3, 17))
+
+
+def test_median_within_agrees_with_the_median():
+    rng = np.random.default_rng(8)
+    for n in [1, 2, 3, 4, 7, 10, 101, 1000]:
+        for _ in range(30):
+            values = rng.integers(0, 70, n).astype(np.float32)  # ties on the bounds too
+            if rng.random() < 0.2:
+                values[rng.integers(0, n)] = np.nan
+            median = float(np.median(values))
+            assert median_within(values, 15.0, 50.0) == (15.0 <= median <= 50.0)
+    straddle = np.array([10.0, 14.0, 16.0, 40.0], dtype=np.float32)  # median 15
+    assert median_within(straddle, 15.0, 50.0)
+    assert not median_within(straddle, 15.5, 50.0)
