@@ -101,6 +101,15 @@ class Head:
         """:func:`row_edges` of the mask (present, first ``i``, last ``i`` per row)."""
         return row_edges(self.mask)
 
+    @cached_property
+    def extent(self) -> tuple[slice, ...] | None:
+        """The bounding box of the mask (None when it is empty)."""
+        return bounding_slices(self.mask)
+
+    def box(self, margin_mm: float) -> tuple[slice, slice, slice]:
+        """The mask's bounding box grown by ``margin_mm`` (:func:`bounding_box`)."""
+        return grown_box(self.extent, margin_mm, self.spacing, self.mask.shape)
+
     @property
     def voxel_ml(self) -> float:
         """Volume of one voxel in millilitres."""
@@ -350,14 +359,24 @@ def bounding_box(
 
     The checks work inside this box: the head, not the air around it, sets their cost.
     """
-    if not mask.any():
-        return (slice(0, mask.shape[0]), slice(0, mask.shape[1]), slice(0, mask.shape[2]))
+    return grown_box(bounding_slices(mask), margin_mm, spacing, mask.shape)
+
+
+def grown_box(
+    box: tuple[slice, ...] | None,
+    margin_mm: float,
+    spacing: tuple[float, ...],
+    shape: tuple[int, ...],
+) -> tuple[slice, slice, slice]:
+    """``box`` grown by ``margin_mm`` on each side, within a grid of ``shape`` (the whole
+    grid when ``box`` is None)."""
+    if box is None:
+        return (slice(0, shape[0]), slice(0, shape[1]), slice(0, shape[2]))
     out = []
     for axis in range(3):
-        other = tuple(a for a in range(3) if a != axis)
-        present = np.nonzero(mask.any(axis=other))[0]
         pad = int(np.ceil(margin_mm / spacing[axis]))
-        out.append(slice(max(0, present[0] - pad), min(mask.shape[axis], present[-1] + pad + 1)))
+        b = box[axis]
+        out.append(slice(max(0, b.start - pad), min(shape[axis], b.stop + pad)))
     return (out[0], out[1], out[2])
 
 

@@ -61,7 +61,6 @@ from scipy import ndimage
 from imaging_triage.candidates.anatomy import (
     Head,
     MidlinePlane,
-    bounding_box,
     depth_mm,
     key_slice,
     mirror_at,
@@ -321,7 +320,7 @@ def hyperdensity(
             out,
         )
     sp = head.spacing
-    box = bounding_box(head.mask, cfg.skull_base_margin_mm + 2.0, sp)
+    box = head.box(cfg.skull_base_margin_mm + 2.0)
     origin = np.array([s.start for s in box])
     values = head.values[box]
     inside = head.inside[box]

@@ -35,7 +35,6 @@ from scipy import ndimage
 from imaging_triage.candidates.anatomy import (
     Head,
     MidlinePlane,
-    bounding_box,
     key_slice,
     mirror,
     region_side,
@@ -203,7 +202,7 @@ def asymmetry(
         return not_measured(check, "no midline plane to mirror"), out
     sp = head.spacing
     f = _factors(sp, cfg.working_mm)
-    box = _box_of_blocks(bounding_box(head.mask, 2.0, sp), f, head.mask.shape)
+    box = _box_of_blocks(head.box(2.0), f, head.mask.shape)
     origin = np.array([s.start for s in box])
     shape = tuple(s.stop - s.start for s in box)
     pad = [(0, -n % k) for n, k in zip(shape, f, strict=True)]

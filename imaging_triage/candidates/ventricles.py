@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from imaging_triage.candidates.anatomy import Head, bounding_box, voxels
+from imaging_triage.candidates.anatomy import Head, grown_box, voxels
 from imaging_triage.candidates.findings import (
     Check,
     CheckResult,
@@ -72,14 +72,22 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
     cfg = config or VentricleConfig()
     out = np.zeros(head.mask.shape, dtype=bool)
     sp = head.spacing
-    head_box = bounding_box(head.mask, 1.0, sp)
+    head_box = head.box(1.0)
     extent = morphology.box_radii(cfg.min_extent_depth_mm, sp, in_plane=True)
     depth = morphology.box_radii(cfg.min_depth_mm, sp, in_plane=True)
     within = np.zeros_like(out)
     within[head_box] = morphology.box_erode(head.mask[head_box], extent)
-    if not within.any():
+    found = morphology.bounding_slices(within[head_box])
+    if found is None:
         return out
-    box = bounding_box(within, 2.0, sp)
+    box = grown_box(
+        tuple(
+            slice(h.start + f.start, h.start + f.stop) for h, f in zip(head_box, found, strict=True)
+        ),
+        2.0,
+        sp,
+        out.shape,
+    )
     if all(d >= e for d, e in zip(depth, extent, strict=True)):
         # boxes add up: the deeper erosion is the shallower one eroded by the difference
         rest = tuple(d - e for d, e in zip(depth, extent, strict=True))
@@ -90,7 +98,7 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
     smooth = ndimage.gaussian_filter(head.values[box], sigma)
     csf = within[box] & (smooth >= cfg.csf_hu[0]) & (smooth <= cfg.csf_hu[1])
     csf = morphology.cross_dilate(morphology.cross_erode(csf))  # opening by one voxel
-    labels, _ = ndimage.label(csf)
+    labels = morphology.components(csf)
     offset = np.array([s.start for s in box])
     for value, piece in enumerate(ndimage.find_objects(labels), start=1):
         if piece is None:

@@ -46,6 +46,16 @@ def distance_inside(
     return out.astype(np.float32, copy=False)
 
 
+def components(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint32]:
+    """6-connected components of ``mask`` numbered 1..n (0 outside), by SimpleITK: twice
+    as fast as ``scipy.ndimage.label`` on a head, the same pieces (numbered in another
+    order)."""
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.ascontiguousarray(mask, dtype=bool).view(np.uint8))
+    return np.asarray(sitk.GetArrayFromImage(sitk.ConnectedComponent(image, False)))
+
+
 def largest_component(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Keep the largest 6-connected component (empty stays empty)."""
     labels, n = ndimage.label(mask)

@@ -10,6 +10,7 @@ from imaging_triage.preprocess.morphology import (
     box_dilate,
     box_dilate_at,
     box_erode,
+    components,
     cross_dilate,
     cross_erode,
     dilate,
@@ -112,3 +113,15 @@ def test_cross_dilate_erode_and_opening_equal_scipy() -> None:
         np.testing.assert_array_equal(cross_erode(mask), ndimage.binary_erosion(mask))
         opened = cross_dilate(cross_erode(mask))
         np.testing.assert_array_equal(opened, ndimage.binary_opening(mask))
+
+
+def test_components_are_scipy_labels_numbered_otherwise() -> None:
+    for mask in _random_masks(13, 60):
+        got = components(mask)
+        expected, n = ndimage.label(mask)
+        assert int(got.max()) == n
+        pairs = {(int(a), int(b)) for a, b in zip(got.ravel(), expected.ravel(), strict=True)}
+        background = int(bool((~mask).any()))
+        assert len(pairs) == n + background  # one scipy label per component, 0 for 0
+        assert {a for a, _ in pairs} == set(range(1 - background, n + 1))
+        assert (0, 0) in pairs or not background
