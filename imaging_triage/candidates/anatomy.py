@@ -17,12 +17,13 @@ pushes the brain aside does not move it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from imaging_triage.preprocess.morphology import distance_inside
+from imaging_triage.preprocess.morphology import bounding_slices, distance_inside, fill_holes
 from imaging_triage.volume import Volume
 
 
@@ -89,6 +90,26 @@ class Head:
     ct: bool
     slice_thickness_mm: float = 0.0
 
+    @cached_property
+    def inside(self) -> npt.NDArray[np.bool_]:
+        """The mask with its holes filled (:func:`~imaging_triage.preprocess.morphology.
+        fill_holes`): the whole intracranial region, computed once per head."""
+        return fill_holes(self.mask)
+
+    @cached_property
+    def edges(self) -> tuple[npt.NDArray[Any], ...]:
+        """:func:`row_edges` of the mask (present, first ``i``, last ``i`` per row)."""
+        return row_edges(self.mask)
+
+    @cached_property
+    def extent(self) -> tuple[slice, ...] | None:
+        """The bounding box of the mask (None when it is empty)."""
+        return bounding_slices(self.mask)
+
+    def box(self, margin_mm: float) -> tuple[slice, slice, slice]:
+        """The mask's bounding box grown by ``margin_mm`` (:func:`bounding_box`)."""
+        return grown_box(self.extent, margin_mm, self.spacing, self.mask.shape)
+
     @property
     def voxel_ml(self) -> float:
         """Volume of one voxel in millilitres."""
@@ -128,15 +149,24 @@ def to_ras_grid(volume: Volume) -> tuple[Volume, Any, Any]:
         nibabel orientation transforms to and from the RAS order; apply them to a mask or a
         label volume with :func:`reorder`.
     """
-    from nibabel.orientations import axcodes2ornt, inv_ornt_aff, io_orientation, ornt_transform
+    from nibabel.orientations import (
+        apply_orientation,
+        axcodes2ornt,
+        inv_ornt_aff,
+        io_orientation,
+        ornt_transform,
+    )
 
     start = io_orientation(volume.affine)
     ras = axcodes2ornt(("R", "A", "S"))
     forward = ornt_transform(start, ras)
     backward = ornt_transform(ras, start)
     data = np.asarray(volume.data)
+    # a view: :func:`prepare` makes the one contiguous copy the checks need
     out = Volume(
-        reorder(data, forward), volume.affine @ inv_ornt_aff(forward, data.shape), volume.info
+        apply_orientation(data, forward),
+        volume.affine @ inv_ornt_aff(forward, data.shape),
+        volume.info,
     )
     return out, forward, backward
 
@@ -148,8 +178,35 @@ def reorder(array: npt.NDArray[Any], ornt: Any) -> npt.NDArray[Any]:
     return np.ascontiguousarray(apply_orientation(np.asarray(array), ornt))
 
 
+def row_edges(
+    mask: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """For each left-right row ``(j, k)`` of ``mask``: whether it holds a voxel, and the
+    first and last ``i`` of its voxels (meaningless in an empty row).
+
+    Computed on the mask's bounding box: the inner table's edges, for the symmetry plane
+    and the inner skull width.
+    """
+    n_i, n_j, n_k = mask.shape
+    present = np.zeros((n_j, n_k), dtype=bool)
+    first = np.zeros((n_j, n_k), dtype=np.intp)
+    last = np.full((n_j, n_k), n_i - 1, dtype=np.intp)
+    box = bounding_slices(mask)
+    if box is None:
+        return present, first, last
+    crop = mask[box]
+    rows = box[1:]
+    present[rows] = crop.any(axis=0)
+    first[rows] = box[0].start + np.argmax(crop, axis=0)
+    last[rows] = box[0].stop - 1 - np.argmax(crop[::-1], axis=0)
+    return present, first, last
+
+
 def symmetry_plane(
-    mask: npt.NDArray[np.bool_], spacing: tuple[float, ...], min_width_fraction: float = 0.6
+    mask: npt.NDArray[np.bool_],
+    spacing: tuple[float, ...],
+    min_width_fraction: float = 0.6,
+    edges: tuple[npt.NDArray[Any], ...] | None = None,
 ) -> MidlinePlane | None:
     """Fit the skull's symmetry plane to the midpoints of the mask's left and right edges.
 
@@ -162,18 +219,19 @@ def symmetry_plane(
     min_width_fraction : float
         Rows narrower than this fraction of the widest row are left out (poles of the
         head, where the edges are oblique).
+    edges : tuple of numpy.ndarray, optional
+        :func:`row_edges` of ``mask``, when already computed.
 
     Returns
     -------
     MidlinePlane or None
         None when fewer than 20 rows qualify (no head, or a mask of a few slices).
     """
-    any_i = mask.any(axis=0)
+    any_i, first_i, last_i = row_edges(mask) if edges is None else edges
     if any_i.sum() < 20:
         return None
-    n_i = mask.shape[0]
-    first = np.argmax(mask, axis=0).astype(np.float64)
-    last = (n_i - 1 - np.argmax(mask[::-1], axis=0)).astype(np.float64)
+    first = first_i.astype(np.float64)
+    last = last_i.astype(np.float64)
     width = np.where(any_i, last - first + 1, 0.0)
     keep = width >= min_width_fraction * width.max()
     j, k = np.nonzero(keep)
@@ -243,16 +301,17 @@ def prepare(volume: Volume, mask: npt.NDArray[np.bool_], ct: bool) -> Head:
         If the mask is not on the volume's grid.
     """
     data = np.asarray(volume.data)
-    mask = np.asarray(mask, dtype=bool)
+    mask = np.ascontiguousarray(mask, dtype=bool)
     if mask.shape != data.shape[:3]:
         raise ValueError(
             f"brain mask of shape {mask.shape} is not on the image grid {data.shape[:3]}; "
             "pass the mask made on this image"
         )
-    values = np.asarray(data, dtype=np.float32)
+    values = np.ascontiguousarray(data, dtype=np.float32)  # one pass: order and type
     spacing = volume.spacing
-    plane = symmetry_plane(mask, spacing)
-    return Head(values, mask, volume.affine, spacing, plane, ct, slice_thickness(volume))
+    head = Head(values, mask, volume.affine, spacing, None, ct, slice_thickness(volume))
+    head.plane = symmetry_plane(mask, spacing, edges=head.edges)
+    return head
 
 
 def slice_thickness(volume: Volume) -> float:
@@ -286,6 +345,13 @@ def key_slice(ijk: npt.NDArray[Any]) -> int:
     return int(np.argmax(np.bincount(np.asarray(ijk[:, 2], dtype=np.int64))))
 
 
+def voxels(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """Indices (N, 3) of the voxels of ``mask`` in C order: ``np.argwhere(mask)`` through
+    the flat indices, several times faster on a large, mostly empty volume."""
+    mask = np.asarray(mask, dtype=bool)
+    return np.stack(np.unravel_index(np.flatnonzero(mask), mask.shape), axis=-1)
+
+
 def bounding_box(
     mask: npt.NDArray[np.bool_], margin_mm: float, spacing: tuple[float, ...]
 ) -> tuple[slice, slice, slice]:
@@ -293,14 +359,24 @@ def bounding_box(
 
     The checks work inside this box: the head, not the air around it, sets their cost.
     """
-    if not mask.any():
-        return (slice(0, mask.shape[0]), slice(0, mask.shape[1]), slice(0, mask.shape[2]))
+    return grown_box(bounding_slices(mask), margin_mm, spacing, mask.shape)
+
+
+def grown_box(
+    box: tuple[slice, ...] | None,
+    margin_mm: float,
+    spacing: tuple[float, ...],
+    shape: tuple[int, ...],
+) -> tuple[slice, slice, slice]:
+    """``box`` grown by ``margin_mm`` on each side, within a grid of ``shape`` (the whole
+    grid when ``box`` is None)."""
+    if box is None:
+        return (slice(0, shape[0]), slice(0, shape[1]), slice(0, shape[2]))
     out = []
     for axis in range(3):
-        other = tuple(a for a in range(3) if a != axis)
-        present = np.nonzero(mask.any(axis=other))[0]
         pad = int(np.ceil(margin_mm / spacing[axis]))
-        out.append(slice(max(0, present[0] - pad), min(mask.shape[axis], present[-1] + pad + 1)))
+        b = box[axis]
+        out.append(slice(max(0, b.start - pad), min(shape[axis], b.stop + pad)))
     return (out[0], out[1], out[2])
 
 
@@ -309,11 +385,11 @@ def depth_mm(
 ) -> npt.NDArray[np.float64]:
     """Euclidean distance (mm) inside ``mask`` to its edge, exact up to ``cap_mm``.
 
-    The mask is padded so the grid's edge counts as outside. Beyond ``cap_mm`` the value
-    is at least ``cap_mm`` (callers compare with thresholds below the cap).
+    The mask is padded by one voxel so the grid's edge counts as outside (the nearest
+    voxel outside a box is always in the layer around it). Beyond ``cap_mm`` the value is
+    at least ``cap_mm`` (callers compare with thresholds below the cap).
     """
-    pad = [int(np.ceil(cap_mm / s)) + 1 for s in spacing]
-    padded = np.pad(np.asarray(mask, dtype=bool), [(p, p) for p in pad])
+    padded = np.pad(np.asarray(mask, dtype=bool), 1)
     dist = distance_inside(padded, tuple(float(s) for s in spacing))  # exact, linear time
-    inner = tuple(slice(p, p + n) for p, n in zip(pad, mask.shape, strict=True))
+    inner = tuple(slice(1, 1 + n) for n in mask.shape)
     return np.asarray(np.minimum(dist[inner], cap_mm + 1.0), dtype=np.float64)

@@ -50,7 +50,9 @@ reader, never a hemorrhage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -58,11 +60,12 @@ from scipy import ndimage
 
 from imaging_triage.candidates.anatomy import (
     Head,
-    bounding_box,
+    MidlinePlane,
     depth_mm,
     key_slice,
     mirror_at,
     region_side,
+    voxels,
 )
 from imaging_triage.candidates.findings import (
     Check,
@@ -120,37 +123,97 @@ class HyperdensityConfig:
 
 
 def _smooth(
-    values: npt.NDArray[np.float32], sigma_mm: float, spacing: tuple[float, ...]
+    values: npt.NDArray[np.float32],
+    sigma_mm: float,
+    spacing: tuple[float, ...],
+    exact: tuple[slice, ...],
 ) -> npt.NDArray[np.float32]:
+    """``scipy.ndimage.gaussian_filter`` of ``values`` (reflected at their edges) on the
+    box ``exact``, NaN elsewhere.
+
+    Computed on ``exact`` grown by the kernel's reach (scipy's ``truncate=4``): each pass
+    is right wherever the axes it has run along are inside ``exact``, so the result there
+    is the whole volume's, at the cost of the box.
+    """
     if sigma_mm <= 0:
         return values
     sigma = [sigma_mm / s for s in spacing]
-    return np.asarray(ndimage.gaussian_filter(values, sigma), dtype=np.float32)
+    reach = [int(4.0 * sd + 0.5) for sd in sigma]
+    crop = tuple(
+        slice(max(0, e.start - r), min(n, e.stop + r))
+        for e, r, n in zip(exact, reach, values.shape, strict=True)
+    )
+    part = ndimage.gaussian_filter(values[crop], sigma)
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    out[exact] = part[
+        tuple(slice(e.start - c.start, e.stop - c.start) for e, c in zip(exact, crop, strict=True))
+    ]
+    return out
 
 
-def wide_margin_zone(
+def _smooth_box(inside: npt.NDArray[np.bool_], plane: MidlinePlane | None) -> tuple[slice, ...]:
+    """The box of ``inside`` along ``j`` and ``k``, along ``i`` grown to hold the voxels
+    :func:`~.anatomy.mirror_at` reads for its voxels (their mirror and the next one)."""
+    box = morphology.bounding_slices(inside)
+    if box is None:
+        return tuple(slice(0, 0) for _ in inside.shape)
+    i, j, k = box
+    if plane is None:
+        return box
+    corners = [(jj, kk) for jj in (j.start, j.stop - 1) for kk in (k.start, k.stop - 1)]
+    twice = [2.0 * float(plane.i_at(jj, kk)) for jj, kk in corners]
+    low = int(np.floor(min(twice))) - (i.stop - 1)
+    high = int(np.floor(max(twice))) - i.start + 2
+    n = inside.shape[0]
+    return (slice(max(0, min(i.start, low)), min(n, max(i.stop, high))), j, k)
+
+
+def median_within(values: npt.NDArray[np.float32], low: float, high: float) -> bool:
+    """Whether ``low <= np.median(values) <= high``, mostly from two counts.
+
+    The median is at least ``low`` when fewer than half the values lie below it (both
+    middle values, for an even count); the sort is needed only when the two middle
+    values fall on either side of a bound, or when a value is NaN.
+    """
+    n = values.size
+    if n == 0 or bool(np.isnan(values).any()):
+        return bool(low <= float(np.median(values)) <= high)
+    half = n // 2
+    below = int(np.count_nonzero(values < low))
+    above = int(np.count_nonzero(values > high))
+    if n % 2:  # the middle value: index half of the sorted values
+        return below <= half and above <= half
+    # the mean of the sorted values half - 1 and half: decided unless they straddle a bound
+    if below == half or above == half:
+        return bool(low <= float(np.median(values)) <= high)
+    return below < half and above < half
+
+
+def wide_margin_slabs(
     inside: npt.NDArray[np.bool_], base_mm: float, vertex_mm: float, dz: float
-) -> npt.NDArray[np.bool_]:
-    """Slices within ``base_mm`` above the lowest or ``vertex_mm`` below the highest slice
-    of the intracranial region (the skull base and the vertex)."""
-    present = np.nonzero(inside.any(axis=(0, 1)))[0]
-    zone = np.zeros(inside.shape, dtype=bool)
-    if present.size:
-        low = int(present[0] + round(base_mm / dz))
-        high = int(present[-1] - round(vertex_mm / dz))
-        zone[:, :, : max(0, low)] = True
-        zone[:, :, max(0, high + 1) :] = True
-    return zone
+) -> list[slice]:
+    """The slices (along ``k``) within ``base_mm`` above the lowest or ``vertex_mm`` below
+    the highest slice of the intracranial region (the skull base and the vertex)."""
+    present = np.flatnonzero(inside.any(axis=(0, 1)))
+    if not present.size:
+        return []
+    low = max(0, int(present[0] + round(base_mm / dz)))
+    high = max(0, int(present[-1] - round(vertex_mm / dz)) + 1)
+    slabs = [slice(0, low), slice(high, inside.shape[2])]
+    return [s for s in slabs if s.stop > s.start]
 
 
-def dilate_box(
-    mask: npt.NDArray[np.bool_], in_plane_mm: float, along_mm: float, spacing: tuple[float, ...]
+def near_bone(
+    bone: npt.NDArray[np.bool_],
+    where: npt.NDArray[np.bool_],
+    radii_mm: tuple[float, float, float],
+    spacing: tuple[float, ...],
+    box: tuple[slice, ...],
 ) -> npt.NDArray[np.bool_]:
-    """Dilation by a box of half-widths ``in_plane_mm`` (i, j) and ``along_mm`` (k)."""
-    radii = (in_plane_mm, in_plane_mm, along_mm)
-    size = [2 * max(0, round(r / s)) + 1 for r, s in zip(radii, spacing, strict=True)]
-    out = ndimage.maximum_filter(mask.view(np.uint8), size=size, mode="constant", cval=0)
-    return np.asarray(out, dtype=bool)
+    """The voxels of ``where`` inside ``box`` with bone in the box of half-widths
+    ``radii_mm`` around them."""
+    radii = tuple(max(0, round(r / s)) for r, s in zip(radii_mm, spacing, strict=True))
+    return morphology.box_dilate_at(bone, radii, where, box)
 
 
 def extent_mm(region: npt.NDArray[np.bool_], spacing: tuple[float, ...]) -> float:
@@ -165,21 +228,22 @@ def extent_mm(region: npt.NDArray[np.bool_], spacing: tuple[float, ...]) -> floa
 
 def shape_hint(
     region: npt.NDArray[np.bool_],
-    depth_mm: npt.NDArray[np.float64],
+    depth_mm: Callable[[], npt.NDArray[np.float64]],
     near_ventricles: npt.NDArray[np.bool_],
     spacing: tuple[float, ...],
 ) -> ShapeHint:
     """Shape hint of one region (arrays cropped to the region's bounding box).
 
-    ``depth_mm`` is the distance inside the intracranial region (0 at the inner table).
+    ``depth_mm`` gives the distance inside the intracranial region (0 at the inner table)
+    over the box; it is called only for a region long enough to be a crescent.
     """
     n = float(region.sum())
     if float(near_ventricles[region].sum()) / n >= 0.5:
         return ShapeHint.VENTRICULAR
-    d = depth_mm[region]
-    thin = float(np.median(d)) <= 6.0 and float(np.percentile(d, 90)) <= 12.0
-    if thin and extent_mm(region, spacing) >= 30.0:
-        return ShapeHint.CRESCENT_CONVEXITY
+    if extent_mm(region, spacing) >= 30.0:
+        d = depth_mm()[region]
+        if float(np.median(d)) <= 6.0 and float(np.percentile(d, 90)) <= 12.0:
+            return ShapeHint.CRESCENT_CONVEXITY
     inner = ndimage.distance_transform_edt(np.pad(region, 1), sampling=spacing)
     if 2.0 * float(inner.max()) >= 8.0:
         return ShapeHint.PARENCHYMAL
@@ -191,9 +255,17 @@ def _grow(
 ) -> npt.NDArray[np.bool_]:
     """Geodesic growth of ``seeds`` inside ``within`` by ``radius_mm`` (6-connected steps)."""
     steps = max(1, round(radius_mm / step_mm))
-    if not seeds.any():
+    seed_box = morphology.bounding_slices(seeds)
+    if seed_box is None:
         return seeds
-    return np.asarray(ndimage.binary_dilation(seeds, iterations=steps, mask=within), dtype=bool)
+    # a step moves one voxel along one axis: the growth stays in the seeds' box + steps
+    box = tuple(
+        slice(max(0, s.start - steps), min(n, s.stop + steps))
+        for s, n in zip(seed_box, seeds.shape, strict=True)
+    )
+    out = np.zeros_like(seeds)
+    out[box] = ndimage.binary_dilation(seeds[box], iterations=steps, mask=within[box])
+    return out
 
 
 def hyperdensity(
@@ -236,8 +308,9 @@ def hyperdensity(
     result.measures.update(total_ml=0.0, regions=0.0, suppressed_ml=0.0)
     if not head.mask.any():
         return not_measured(Check.HYPERDENSITY, "empty intracranial mask"), out
-    median = float(np.median(head.values[head.mask]))
-    if not cfg.brain_hu[0] <= median <= cfg.brain_hu[1]:
+    content = head.values[head.mask]
+    if not median_within(content, *cfg.brain_hu):
+        median = float(np.median(content))
         return (
             not_measured(
                 Check.HYPERDENSITY,
@@ -247,62 +320,82 @@ def hyperdensity(
             out,
         )
     sp = head.spacing
-    box = bounding_box(head.mask, cfg.skull_base_margin_mm + 2.0, sp)
+    box = head.box(cfg.skull_base_margin_mm + 2.0)
     origin = np.array([s.start for s in box])
     values = head.values[box]
-    inside = np.asarray(ndimage.binary_fill_holes(head.mask[box]), dtype=bool)
-    smooth = _smooth(values, cfg.smoothing_mm, sp)
+    inside = head.inside[box]
+    plane = head.plane.moved(origin) if head.plane is not None else None
+    smooth = _smooth(values, cfg.smoothing_mm, sp, _smooth_box(inside, plane))
     low, high = cfg.acute_hu
     in_range = inside & (smooth >= low) & (smooth <= high)
     faint = np.zeros_like(in_range)
-    if head.plane is not None and cfg.faint_hu < low:
+    if plane is not None and cfg.faint_hu < low:
         faint = inside & (smooth >= cfg.faint_hu) & (smooth < low)
-        ijk = np.nonzero(faint)
-        mirrored = mirror_at(smooth, head.plane.moved(origin), ijk)
-        faint[ijk] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
+        flat = np.flatnonzero(faint)
+        ijk = np.unravel_index(flat, faint.shape)
+        mirrored = mirror_at(smooth, plane, ijk)
+        faint.flat[flat] = smooth[ijk] - mirrored >= cfg.faint_delta_hu
+    # the rules below are read on the voxels that may join a region only
+    maybe = in_range | faint
+    where = morphology.bounding_slices(maybe)
+    if where is None:
+        return result, out
 
     calc = inside & (values >= cfg.calcification_hu)
-    near_calc = morphology.dilate(calc, cfg.calcification_margin_mm + 1.5, sp)
-    calc_halo = morphology.dilate(calc, cfg.calcification_margin_mm, sp)
+    radii = morphology.box_radii(cfg.calcification_margin_mm, sp)
+    calc_halo = morphology.box_dilate_at(calc, radii, maybe, where)
     in_range &= ~calc_halo
 
     bone = values >= cfg.bone_hu
     # along the slice direction the partial volume of a thick slice reaches half a slice more
     along = head.slice_thickness_mm / 2.0
-    near_bone = dilate_box(bone, cfg.bone_margin_mm, cfg.bone_margin_mm + along, sp)
-    base = wide_margin_zone(inside, cfg.skull_base_mm, cfg.vertex_mm, sp[2])
+    margin = cfg.bone_margin_mm
+    bony = near_bone(bone, maybe, (margin, margin, margin + along), sp, where)
     margin = cfg.skull_base_margin_mm
-    near_bone |= base & dilate_box(bone, margin, margin + along, sp)
-    seeds = in_range & ~near_bone
+    for slab in wide_margin_slabs(inside, cfg.skull_base_mm, cfg.vertex_mm, sp[2]):
+        k = slice(max(slab.start, where[2].start), min(slab.stop, where[2].stop))
+        part = (where[0], where[1], k)
+        bony |= near_bone(bone, maybe, (margin, margin, margin + along), sp, part)
+    seeds = in_range & ~bony
     # the box dilation of bone reaches sqrt(3) * margin at its corners: grow back as far
     grown = _grow(seeds, in_range, cfg.bone_margin_mm * 1.75 + 1.0, min(sp))
     # rule 6: faint voxels join as they are (no growth towards the bone)
-    faint &= ~calc_halo & ~near_bone
+    faint &= ~calc_halo & ~bony
 
-    labels, n = ndimage.label(grown | faint, structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 0:
+    joined = grown | faint
+    found_box = morphology.bounding_slices(joined)
+    if found_box is None:
         return result, out
+    labels, _ = ndimage.label(joined[found_box], structure=np.ones((3, 3, 3), dtype=bool))
     vent = ventricles[box]
-    near_vent = morphology.dilate(vent, 2.0, sp) if vent.any() else vent
+    radii = morphology.box_radii(2.0, sp)
+    near_vent = morphology.box_dilate_at(vent, radii, joined, found_box) if vent.any() else vent
     found: list[tuple[float, Region, tuple[slice, ...], npt.NDArray[np.bool_]]] = []
-    for value, piece in enumerate(ndimage.find_objects(labels), start=1):
-        if piece is None:
+    for value, found_piece in enumerate(ndimage.find_objects(labels), start=1):
+        if found_piece is None:
             continue
-        region = np.asarray(labels[piece] == value)
+        region = np.asarray(labels[found_piece] == value)
+        piece = tuple(
+            slice(f.start + p.start, f.start + p.stop)
+            for f, p in zip(found_box, found_piece, strict=True)
+        )
         acute = region & grown[piece]
         if float(acute.sum()) * head.voxel_ml >= cfg.min_volume_ml:
             region = acute  # an acute region: its faint rim is partial volume, left out
         volume = float(region.sum()) * head.voxel_ml
         if volume < cfg.min_volume_ml:
             continue
-        ijk = np.argwhere(region) + origin + np.array([s.start for s in piece])
+        ijk = voxels(region) + origin + np.array([s.start for s in piece])
         centroid = head.world(ijk.mean(axis=0))
         centre = (float(centroid[0]), float(centroid[1]), float(centroid[2]))
         region_values = values[piece][region]
         peak = float(region_values.max())
         offset = np.abs(head.signed_offset_mm(ijk))
         small_dense = volume <= cfg.physiological_ml and (
-            peak >= cfg.physiological_peak_hu or bool(near_calc[piece][region].any())
+            peak >= cfg.physiological_peak_hu
+            or _near(
+                calc, region, piece, morphology.box_radii(cfg.calcification_margin_mm + 1.5, sp)
+            )
         )
         reason = ""
         if small_dense and float(np.median(offset)) <= 2.0 * cfg.falx_mm:
@@ -314,8 +407,7 @@ def hyperdensity(
         if reason:
             result.suppressed.append(Suppressed(volume, centre, reason))
             continue
-        depth = _region_depth(inside, piece, sp)
-        hint = shape_hint(region, depth, near_vent[piece], sp)
+        hint = shape_hint(region, partial(_region_depth, inside, piece, sp), near_vent[piece], sp)
         found.append(
             (
                 volume,
@@ -345,6 +437,25 @@ def hyperdensity(
         suppressed_ml=sum(s.volume_ml for s in result.suppressed),
     )
     return result, out
+
+
+def _near(
+    mask: npt.NDArray[np.bool_],
+    region: npt.NDArray[np.bool_],
+    piece: tuple[slice, ...],
+    radii: tuple[int, ...],
+) -> bool:
+    """Whether ``mask`` has a voxel in the box of half-widths ``radii`` (voxels) around a
+    voxel of ``region`` (the region's voxels over the box ``piece`` of ``mask``'s grid)."""
+    outer = tuple(
+        slice(max(0, p.start - r), min(n, p.stop + r))
+        for p, r, n in zip(piece, radii, mask.shape, strict=True)
+    )
+    placed = np.zeros(tuple(o.stop - o.start for o in outer), dtype=bool)
+    placed[
+        tuple(slice(p.start - o.start, p.stop - o.start) for p, o in zip(piece, outer, strict=True))
+    ] = region
+    return bool((morphology.box_dilate(placed, radii) & mask[outer]).any())
 
 
 def _region_depth(

@@ -35,10 +35,10 @@ from scipy import ndimage
 from imaging_triage.candidates.anatomy import (
     Head,
     MidlinePlane,
-    bounding_box,
     key_slice,
     mirror,
     region_side,
+    voxels,
 )
 from imaging_triage.candidates.findings import (
     Check,
@@ -74,12 +74,24 @@ def _factors(spacing: tuple[float, ...], working_mm: float) -> tuple[int, int, i
 
 
 def _blocks(array: npt.NDArray[Any], f: tuple[int, int, int]) -> npt.NDArray[np.float32]:
-    """Block means of ``array`` (its shape a multiple of ``f``)."""
-    n = array.shape
-    shaped = np.asarray(array, dtype=np.float32).reshape(
-        n[0] // f[0], f[0], n[1] // f[1], f[1], n[2] // f[2], f[2]
-    )
-    return np.asarray(shaped.mean(axis=(1, 3, 5)), dtype=np.float32)
+    """Block means of ``array`` (its shape a multiple of ``f``), in float32.
+
+    The sums run over strided views of the array, in the order of numpy's
+    ``reshape(...).mean(axis=(1, 3, 5))`` (for each block offset along the first two axes,
+    the sum along the third, then their running sum): the same values, several times
+    faster, with no float copy of the whole array.
+    """
+    fi, fj, fk = f
+    out = (array.shape[0] // fi, array.shape[1] // fj, array.shape[2] // fk)
+    total = np.zeros(out, dtype=np.float32)
+    for a in range(fi):
+        for b in range(fj):
+            line = np.array(array[a::fi, b::fj, 0::fk], dtype=np.float32)
+            for c in range(1, fk):
+                line += array[a::fi, b::fj, c::fk]
+            total += line
+    total /= np.float32(fi * fj * fk)
+    return total
 
 
 def _coarse_plane(plane: MidlinePlane, f: tuple[int, int, int]) -> MidlinePlane:
@@ -190,7 +202,7 @@ def asymmetry(
         return not_measured(check, "no midline plane to mirror"), out
     sp = head.spacing
     f = _factors(sp, cfg.working_mm)
-    box = _box_of_blocks(bounding_box(head.mask, 2.0, sp), f, head.mask.shape)
+    box = _box_of_blocks(head.box(2.0), f, head.mask.shape)
     origin = np.array([s.start for s in box])
     shape = tuple(s.stop - s.start for s in box)
     pad = [(0, -n % k) for n, k in zip(shape, f, strict=True)]
@@ -205,20 +217,28 @@ def asymmetry(
         tuple(s * k for s, k in zip(sp, f, strict=True)),
         cfg,
     )
-    crop = tuple(slice(0, n) for n in shape)
-    darker = _upsample(darker_c, f)[crop] & head.mask[box]
-    diff = _upsample(diff_c, f)[crop]
-    labels, _ = ndimage.label(darker)
     result = CheckResult(check, CheckStatus.MEASURED)
+    # back on the image grid: the voxels of the blocks around the darker ones only
+    blocks = morphology.bounding_slices(darker_c) or (slice(0, 0),) * 3
+    near = [
+        slice(b.start + s.start * k, min(b.stop, b.start + s.stop * k))
+        for b, s, k in zip(box, blocks, f, strict=True)
+    ]
+    box = (near[0], near[1], near[2])
+    origin = np.array([s.start for s in box])
+    crop = tuple(slice(0, s.stop - s.start) for s in box)
+    darker = _upsample(darker_c[blocks], f)[crop] & head.mask[box]
+    diff = _upsample(diff_c[blocks], f)[crop]
+    labels, n = ndimage.label(darker)
     found: list[tuple[float, Region, tuple[slice, ...], int]] = []
-    for value, piece in enumerate(ndimage.find_objects(labels), start=1):
+    for value, piece in enumerate(ndimage.find_objects(labels) if n else [], start=1):
         if piece is None:
             continue
         region = np.asarray(labels[piece] == value)
         volume = float(region.sum()) * head.voxel_ml
         if volume < cfg.min_volume_ml:
             continue
-        ijk = np.argwhere(region) + origin + np.array([s.start for s in piece])
+        ijk = voxels(region) + origin + np.array([s.start for s in piece])
         centroid = head.world(ijk.mean(axis=0))
         raw = head.values[box][piece][region]
         found.append(

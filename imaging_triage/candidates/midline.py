@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from imaging_triage.candidates.anatomy import Head
 from imaging_triage.candidates.findings import Check, CheckResult, CheckStatus, not_measured
+from imaging_triage.preprocess.morphology import bounding_slices
 
 
 @dataclass(frozen=True)
@@ -49,37 +50,39 @@ class MidlineConfig:
 def _septum_rows(
     head: Head, ventricles: npt.NDArray[np.bool_], cfg: MidlineConfig
 ) -> list[tuple[int, int, float]]:
-    """(k, j, signed septum offset mm) of every row crossing both lateral ventricles."""
+    """(k, j, signed septum offset mm) of every row crossing both lateral ventricles.
+
+    On each row the runs of ventricle voxels along ``i`` are found at once for the whole
+    volume (the edges of the rows padded with a voxel of background); each gap between
+    two consecutive runs of a row is a septum candidate, the one nearest the plane wins
+    (the first of equals).
+    """
     assert head.plane is not None
     sign = 1.0 if head.affine[0, 0] >= 0 else -1.0
     dx = head.spacing[0]
-    rows = []
-    ks = np.nonzero(ventricles.any(axis=(0, 1)))[0]
-    for k in ks:
-        js = np.nonzero(ventricles[:, :, k].any(axis=0))[0]
-        for j in js:
-            line = ventricles[:, j, k]
-            padded = np.concatenate([[False], line, [False]])
-            edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-            starts, ends = edges[0::2], edges[1::2] - 1  # inclusive run bounds
-            if starts.size < 2:
-                continue
-            mid = float(head.plane.i_at(j, k))
-            best = None
-            for a in range(starts.size - 1):
-                gap_lo, gap_hi = ends[a] + 1, starts[a + 1] - 1
-                gap = (gap_hi - gap_lo + 1) * dx
-                if gap > cfg.max_gap_mm or ends[a] - starts[a] < 1:
-                    continue
-                if ends[a + 1] - starts[a + 1] < 1:
-                    continue
-                centre = (gap_lo + gap_hi) / 2.0
-                off = (centre - mid) * dx * sign
-                if abs(off) <= cfg.max_shift_mm and (best is None or abs(off) < abs(best)):
-                    best = off
-            if best is not None:
-                rows.append((int(k), int(j), best))
-    return rows
+    box = bounding_slices(ventricles)
+    if box is None:
+        return []
+    lines = np.ascontiguousarray(ventricles[box].transpose(2, 1, 0))  # rows (k, j) along i
+    padded = np.zeros((*lines.shape[:2], lines.shape[2] + 2), dtype=np.int8)
+    padded[:, :, 1:-1] = lines
+    changes = np.diff(padded, axis=2) != 0
+    k, j, edge = np.unravel_index(np.flatnonzero(changes), changes.shape)  # row by row
+    # runs alternate start, end on each row: inclusive bounds, grid indices
+    starts, ends = edge[0::2] + box[0].start, edge[1::2] - 1 + box[0].start
+    rk, rj = k[0::2] + box[2].start, j[0::2] + box[1].start
+    a = np.flatnonzero((rk[:-1] == rk[1:]) & (rj[:-1] == rj[1:]))  # run a, a + 1: one row
+    gap_lo, gap_hi = ends[a] + 1, starts[a + 1] - 1
+    ok = (gap_hi - gap_lo + 1) * dx <= cfg.max_gap_mm
+    ok &= (ends[a] - starts[a] >= 1) & (ends[a + 1] - starts[a + 1] >= 1)
+    centre = (gap_lo + gap_hi) / 2.0
+    off = (centre - head.plane.i_at(rj[a], rk[a])) * dx * sign
+    ok &= np.abs(off) <= cfg.max_shift_mm
+    a, off = a[ok], off[ok]
+    row = rk[a].astype(np.int64) * ventricles.shape[1] + rj[a]
+    order = np.lexsort((a, np.abs(off), row))  # by row, nearest the plane, first
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]] if order.size else order
+    return [(int(rk[a[n]]), int(rj[a[n]]), float(off[n])) for n in first]
 
 
 def midline_shift(

@@ -112,21 +112,30 @@ def _number(
 ) -> npt.NDArray[np.uint8]:
     """Number every region 1..n across checks; merge the label volumes (first check wins)."""
     out = np.zeros(shape, dtype=np.uint8)
+    flat = out.reshape(-1)
     next_label = 1
     for res in results:
         volume = labels.get(res.check)
         kept: list[Region] = []
-        for index, region in enumerate(res.regions, start=1):
+        for region in res.regions:
             if next_label > MAX_LABELS:
                 res.reasons.append(
                     f"more than {MAX_LABELS} candidate regions: the smallest are left out"
                 )
                 break
-            if volume is not None:
-                out[(volume == index) & (out == 0)] = next_label
             kept.append(dataclasses.replace(region, label=next_label))
             next_label += 1
         res.regions = kept
+        if volume is None or not kept:
+            continue
+        # the check's region n (its label volume's value n) becomes kept[n - 1].label
+        where = np.flatnonzero(volume != 0)
+        values = volume.reshape(-1)[where]
+        table = np.zeros(max(int(values.max(initial=0)), len(kept)) + 1, dtype=np.uint8)
+        table[1 : len(kept) + 1] = [r.label for r in kept]
+        new = table[values]
+        free = (new > 0) & (flat[where] == 0)
+        flat[where[free]] = new[free]
     return out
 
 
@@ -136,14 +145,16 @@ def _key_slices(
     """Set each region's key slice to an index along the input's superior axis; that axis."""
     direction = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
     axis = int(np.argmax(np.abs(direction[2])))
-    coords = np.nonzero(labels)
-    values = labels[coords]
-    along = coords[axis]
+    if not any(res.regions for res in results):
+        return axis
+    where = np.flatnonzero(labels != 0)
+    values = labels.reshape(-1)[where]
+    along = np.unravel_index(where, labels.shape)[axis]
     for res in results:
         updated = []
         for region in res.regions:
-            where = along[values == region.label]
-            k = int(np.argmax(np.bincount(where))) if where.size else region.key_slice
+            at = along[values == region.label]
+            k = int(np.argmax(np.bincount(at))) if at.size else region.key_slice
             updated.append(dataclasses.replace(region, key_slice=k))
         res.regions = updated
     return axis

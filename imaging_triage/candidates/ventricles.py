@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from imaging_triage.candidates.anatomy import Head, bounding_box
+from imaging_triage.candidates.anatomy import Head, grown_box, voxels
 from imaging_triage.candidates.findings import (
     Check,
     CheckResult,
@@ -71,24 +71,34 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
     """The lateral (and third) ventricles of a CT head, as a boolean volume (may be empty)."""
     cfg = config or VentricleConfig()
     out = np.zeros(head.mask.shape, dtype=bool)
-    head_box = bounding_box(head.mask, 1.0, head.spacing)
+    sp = head.spacing
+    head_box = head.box(1.0)
+    extent = morphology.box_radii(cfg.min_extent_depth_mm, sp, in_plane=True)
+    depth = morphology.box_radii(cfg.min_depth_mm, sp, in_plane=True)
     within = np.zeros_like(out)
-    within[head_box] = morphology.erode(
-        head.mask[head_box], cfg.min_extent_depth_mm, head.spacing, in_plane=True
-    )
-    if not within.any():
+    within[head_box] = morphology.box_erode(head.mask[head_box], extent)
+    found = morphology.bounding_slices(within[head_box])
+    if found is None:
         return out
-    box = bounding_box(within, 2.0, head.spacing)
-    deep = np.zeros_like(out)
-    deep[head_box] = morphology.erode(
-        head.mask[head_box], cfg.min_depth_mm, head.spacing, in_plane=True
+    box = grown_box(
+        tuple(
+            slice(h.start + f.start, h.start + f.stop) for h, f in zip(head_box, found, strict=True)
+        ),
+        2.0,
+        sp,
+        out.shape,
     )
-    deep = deep[box]
-    sigma = [1.0 / s for s in head.spacing]
+    if all(d >= e for d, e in zip(depth, extent, strict=True)):
+        # boxes add up: the deeper erosion is the shallower one eroded by the difference
+        rest = tuple(d - e for d, e in zip(depth, extent, strict=True))
+        deep = morphology.box_erode(within[box], rest)
+    else:
+        deep = morphology.box_erode(head.mask, depth)[box]
+    sigma = [1.0 / s for s in sp]
     smooth = ndimage.gaussian_filter(head.values[box], sigma)
     csf = within[box] & (smooth >= cfg.csf_hu[0]) & (smooth <= cfg.csf_hu[1])
-    csf = ndimage.binary_opening(csf)
-    labels, _ = ndimage.label(csf)
+    csf = morphology.cross_dilate(morphology.cross_erode(csf))  # opening by one voxel
+    labels = morphology.components(csf)
     offset = np.array([s.start for s in box])
     for value, piece in enumerate(ndimage.find_objects(labels), start=1):
         if piece is None:
@@ -98,7 +108,7 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
             continue
         if not deep[piece][region].any():
             continue
-        centre = np.argwhere(region).mean(axis=0) + offset + [s.start for s in piece]
+        centre = voxels(region).mean(axis=0) + offset + [s.start for s in piece]
         if abs(float(head.signed_offset_mm(centre)[0])) > cfg.max_offset_mm:
             continue
         target = tuple(
@@ -107,7 +117,7 @@ def ventricle_mask(head: Head, config: VentricleConfig | None = None) -> npt.NDA
         out[target] |= region
     # one voxel back into the partial-volume edge (the opening and the blur took it)
     edge = within[box] & (smooth <= cfg.edge_hu)
-    out[box] = ndimage.binary_dilation(out[box], mask=edge) | out[box]
+    out[box] |= morphology.cross_dilate(out[box]) & edge
     return out
 
 
@@ -128,7 +138,7 @@ def evans_index(
         return not_applicable(Check.VENTRICLES, "Evans' index is measured on CT only")
     if not ventricles.any():
         return not_measured(Check.VENTRICLES, "no lateral ventricles found")
-    ijk = np.argwhere(ventricles)
+    ijk = voxels(ventricles)
     front = ijk[ijk[:, 1] > ijk[:, 1].mean()]
     offset = head.signed_offset_mm(front)
     best_width, best_k = 0.0, -1
@@ -145,9 +155,7 @@ def evans_index(
         return not_measured(
             Check.VENTRICLES, "frontal horns not found on both sides of the midline"
         )
-    any_i = head.mask.any(axis=0)
-    first = np.argmax(head.mask, axis=0)
-    last = head.mask.shape[0] - 1 - np.argmax(head.mask[::-1], axis=0)
+    any_i, first, last = head.edges
     skull = float(np.max(np.where(any_i, last - first + 1, 0))) * head.spacing[0]
     evans = best_width / skull
     z_mm = float(head.world([0.0, 0.0, best_k])[2])

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from imaging_triage.candidates.anatomy import prepare
+from imaging_triage.candidates.anatomy import MidlinePlane, mirror_at, prepare
 from imaging_triage.candidates.findings import CheckStatus, ShapeHint, Side
-from imaging_triage.candidates.hyperdensity import HyperdensityConfig, hyperdensity
+from imaging_triage.candidates.hyperdensity import (
+    HyperdensityConfig,
+    _smooth,
+    _smooth_box,
+    hyperdensity,
+    median_within,
+)
 from imaging_triage.candidates.ventricles import ventricle_mask
 from imaging_triage.errors import ConfigError
 
@@ -107,3 +114,46 @@ def test_dense_phantom_content_is_not_measured(normal_head):
 def test_bad_range_is_a_config_error(acute_hu):
     with pytest.raises(ConfigError, match="acute_hu"):
         HyperdensityConfig(acute_hu=acute_hu)
+
+
+def test_smoothing_on_a_box_equals_the_whole_volume_smoothed_there():
+    rng = np.random.default_rng(6)
+    values = rng.normal(40.0, 10.0, (30, 34, 26)).astype(np.float32)
+    spacing = (1.0, 0.8, 2.0)
+    whole = ndimage.gaussian_filter(values, [1.0 / s for s in spacing])
+    for exact in [
+        (slice(6, 20), slice(8, 30), slice(3, 10)),
+        (slice(0, 30), slice(0, 5), slice(20, 26)),
+    ]:
+        got = _smooth(values, 1.0, spacing, exact)
+        np.testing.assert_array_equal(got[exact], whole[exact])
+        outside = np.ones(values.shape, dtype=bool)
+        outside[exact] = False
+        assert np.isnan(got[outside]).all()
+
+
+def test_smoothing_box_holds_the_mirror_of_every_voxel():
+    inside = np.zeros((40, 30, 20), dtype=bool)
+    inside[5:22, 4:25, 3:17] = True  # off-centre: the mirror reaches beyond it
+    plane = MidlinePlane(18.3, 0.05, -0.1, 0.0, 100)
+    box = _smooth_box(inside, plane)
+    values = np.full(inside.shape, np.nan, dtype=np.float32)
+    values[box] = 1.0
+    ijk = np.nonzero(inside)
+    whole = mirror_at(np.ones(inside.shape, dtype=np.float32), plane, ijk)
+    np.testing.assert_array_equal(mirror_at(values, plane, ijk), whole)
+    assert box[0].stop > 22 and box[1:] == (slice(4, 25), slice(3, 17))
+
+
+def test_median_within_agrees_with_the_median():
+    rng = np.random.default_rng(8)
+    for n in [1, 2, 3, 4, 7, 10, 101, 1000]:
+        for _ in range(30):
+            values = rng.integers(0, 70, n).astype(np.float32)  # ties on the bounds too
+            if rng.random() < 0.2:
+                values[rng.integers(0, n)] = np.nan
+            median = float(np.median(values))
+            assert median_within(values, 15.0, 50.0) == (15.0 <= median <= 50.0)
+    straddle = np.array([10.0, 14.0, 16.0, 40.0], dtype=np.float32)  # median 15
+    assert median_within(straddle, 15.0, 50.0)
+    assert not median_within(straddle, 15.5, 50.0)

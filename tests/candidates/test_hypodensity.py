@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from imaging_triage.candidates.anatomy import prepare
 from imaging_triage.candidates.findings import Side
-from imaging_triage.candidates.hypodensity import hypodensity_asymmetry
+from imaging_triage.candidates.hypodensity import _blocks, hypodensity_asymmetry
 from imaging_triage.candidates.ventricles import ventricle_mask
 
 from .conftest import BRAIN_HU, Blob, build_head
@@ -36,3 +37,23 @@ def test_symmetric_head_has_no_region(normal_head):
 def test_blood_does_not_make_the_other_side_a_candidate():
     result, _ = _run(build_head(blobs=(Blob((25.0, 20.0, 10.0), 10.0, 70.0),)))
     assert result.regions == []
+
+
+def _reshaped_mean(array, f):
+    n = array.shape
+    shaped = np.asarray(array, dtype=np.float32).reshape(
+        n[0] // f[0], f[0], n[1] // f[1], f[1], n[2] // f[2], f[2]
+    )
+    return shaped.mean(axis=(1, 3, 5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("f", [(2, 2, 2), (2, 3, 1), (1, 1, 3)])
+def test_block_means_equal_the_reshaped_mean(f):
+    rng = np.random.default_rng(4)
+    shape = (6 * f[0], 5 * f[1], 4 * f[2])
+    hu = rng.integers(-1000, 2000, shape).astype(np.float32)  # CT: integers, exact sums
+    np.testing.assert_array_equal(_blocks(hu, f), _reshaped_mean(hu, f))
+    mask = rng.random(shape) > 0.5
+    np.testing.assert_array_equal(_blocks(mask, f), _reshaped_mean(mask, f))
+    z = rng.normal(size=shape).astype(np.float32)  # MR z-scores: float32 rounding at most
+    np.testing.assert_allclose(_blocks(z, f), _reshaped_mean(z, f), rtol=0, atol=1e-6)

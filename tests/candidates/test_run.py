@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 
@@ -13,6 +14,8 @@ from imaging_triage.candidates import (
     run_checks,
     save_candidates,
 )
+from imaging_triage.candidates.findings import CheckResult, Region, Side
+from imaging_triage.candidates.run import _key_slices, _number
 from imaging_triage.volume import LPS_TO_RAS, SeriesInfo, Volume, load_nifti
 
 from .conftest import Blob, build_head
@@ -71,3 +74,58 @@ def test_mr_t1_gets_the_ct_checks_and_flair_as_not_applicable(normal_head):
     assert report.result(Check.MIDLINE_SHIFT).status is not CheckStatus.NOT_APPLICABLE
     assert report.score.score == 0
     assert not report.labels.any()
+
+
+def _regions(check, count):
+    return [Region(0, check, 1.0, 60.0, 70.0, (0.0, 0.0, 0.0), Side.LEFT, 0) for _ in range(count)]
+
+
+def test_numbering_merges_the_checks_first_check_wins_and_stops_at_255():
+    shape = (6, 5, 4)
+    hyper = np.zeros(shape, dtype=np.int32)
+    hyper[0, :, :] = 1
+    hyper[1, :, :] = 2
+    hypo = np.zeros(shape, dtype=np.int32)
+    hypo[1:3, :, :] = 1  # overlaps the second hyperdense region: that one keeps the voxels
+    results = [
+        CheckResult(
+            Check.HYPERDENSITY, CheckStatus.MEASURED, regions=_regions(Check.HYPERDENSITY, 2)
+        ),
+        CheckResult(
+            Check.HYPODENSITY_ASYMMETRY,
+            CheckStatus.MEASURED,
+            regions=_regions(Check.HYPODENSITY_ASYMMETRY, 1),
+        ),
+    ]
+    out = _number(results, {Check.HYPERDENSITY: hyper, Check.HYPODENSITY_ASYMMETRY: hypo}, shape)
+    assert [r.label for res in results for r in res.regions] == [1, 2, 3]
+    assert (out[0] == 1).all() and (out[1] == 2).all() and (out[2] == 3).all()
+    assert not out[3:].any()
+
+    many = np.arange(300, dtype=np.int32).reshape(10, 10, 3) + 1
+    results = [
+        CheckResult(
+            Check.HYPERDENSITY, CheckStatus.MEASURED, regions=_regions(Check.HYPERDENSITY, 300)
+        )
+    ]
+    out = _number(results, {Check.HYPERDENSITY: many}, many.shape)
+    assert len(results[0].regions) == 255 and results[0].regions[-1].label == 255
+    assert "more than 255" in results[0].reasons[0]
+    np.testing.assert_array_equal(out, np.where(many <= 255, many, 0))
+
+
+def test_key_slices_follow_the_input_superior_axis():
+    labels = np.zeros((4, 5, 6), dtype=np.uint8)
+    labels[1, 2, 3] = labels[1, 3, 3] = labels[2, 2, 4] = 1
+    labels[0, 4, 0] = 2
+    results = [
+        CheckResult(
+            Check.HYPERDENSITY, CheckStatus.MEASURED, regions=_regions(Check.HYPERDENSITY, 2)
+        )
+    ]
+    results[0].regions = [replace(r, label=n) for n, r in enumerate(results[0].regions, start=1)]
+    assert _key_slices(results, labels, np.eye(4)) == 2
+    assert [r.key_slice for r in results[0].regions] == [3, 0]
+    swapped = np.eye(4)[:, [0, 2, 1, 3]]  # voxel axis 1 runs superior
+    assert _key_slices(results, labels, swapped) == 1
+    assert [r.key_slice for r in results[0].regions] == [2, 4]
