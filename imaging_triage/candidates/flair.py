@@ -55,6 +55,7 @@ class FlairConfig:
             delta_hu=self.delta_z,
             min_volume_ml=self.min_volume_ml,
             working_mm=self.working_mm,
+            dense_unsmoothed=False,
         )
 
 

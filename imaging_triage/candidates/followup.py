@@ -36,7 +36,7 @@ from imaging_triage.candidates.run import (
 from imaging_triage.candidates.score import series_score
 from imaging_triage.candidates.stored import StoredCandidates, output_base, read_candidates
 from imaging_triage.errors import TriageError
-from imaging_triage.volume import load_nifti
+from imaging_triage.volume import Volume, load_nifti
 
 logger = logging.getLogger(__name__)
 
@@ -125,9 +125,11 @@ def _store(
     extra: CheckResult | None,
     extra_labels: npt.NDArray[np.integer] | None,
     config: CandidateConfig,
+    volume: Volume | None = None,
 ) -> StoredCandidates | None:
-    """Write ``stored`` without its prior sites, plus ``extra`` (numbered after the rest)."""
-    volume = load_nifti(image)
+    """Write ``stored`` without its prior sites, plus ``extra`` (numbered after the rest);
+    ``volume`` is the written image when already loaded."""
+    volume = volume if volume is not None else load_nifti(image)
     labels = _labels(stored, volume.shape[:3])
     kept = [r for r in stored.results if r.check is not Check.PRIOR_SITES]
     old = [reg.label for r in stored.results if r.check is Check.PRIOR_SITES for reg in r.regions]
@@ -201,7 +203,7 @@ def add_prior_sites(
             name,
         ),
     )
-    return _store(image, current, found.result(Check.PRIOR_SITES), found.labels, cfg)
+    return _store(image, current, found.result(Check.PRIOR_SITES), found.labels, cfg, volume)
 
 
 def clear_prior_sites(

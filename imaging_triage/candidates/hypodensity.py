@@ -7,8 +7,10 @@ symmetry plane (:func:`.anatomy.mirror`):
 1. both the voxel and its mirror must be parenchyma (``parenchyma_hu`` after a
    ``smoothing_mm`` Gaussian), at least ``table_margin_mm`` inside the intracranial region
    (partial volume of the skull) and ``ventricle_margin_mm`` from the ventricles (CSF),
-   and neither near a dense voxel (above ``dense_hu``) nor near the mirror of one: blood
-   on one side would make the other side look darker;
+   and neither near a dense voxel (above ``dense_hu``, after the smoothing or, with
+   ``dense_unsmoothed``, in the working grid's block means before it: blood a few
+   millimetres thick in a fissure is diluted under ``dense_hu`` by the smoothing) nor near
+   the mirror of one: blood on one side would make the other side look darker;
 2. the difference ``voxel - mirror`` is averaged over a neighbourhood of ``region_mm``
    (normalised convolution over the parenchyma only);
 3. voxels where that regional difference is ``delta_hu`` or more below zero form regions;
@@ -65,6 +67,7 @@ class HypodensityConfig:
     delta_hu: float = 4.0
     min_volume_ml: float = 5.0
     working_mm: float = 2.0
+    dense_unsmoothed: bool = True
 
 
 def _factors(spacing: tuple[float, ...], working_mm: float) -> tuple[int, int, int]:
@@ -120,7 +123,10 @@ def _darker(
     both &= morphology.erode(mask, cfg.table_margin_mm, sp)
     # a dense lesion (blood) on one side makes the other look darker: keep its
     # neighbourhood and the mirror of it out
-    dense = morphology.dilate(smooth > cfg.dense_hu, cfg.region_mm + cfg.smoothing_mm, sp)
+    seeds = smooth > cfg.dense_hu
+    if cfg.dense_unsmoothed:
+        seeds |= values > cfg.dense_hu
+    dense = morphology.dilate(seeds, cfg.region_mm + cfg.smoothing_mm, sp)
     dense_mirror = mirror(dense.astype(np.float32), plane, fill=0.0) > 0.5
     both &= ~dense & ~dense_mirror
     if vent.any():

@@ -123,6 +123,26 @@ def prior_on_grid(
     return np.ascontiguousarray(np.transpose(sitk.GetArrayFromImage(moved), (2, 1, 0)))
 
 
+def _smoothed_rows(
+    values: npt.NDArray[np.float32],
+    where: npt.NDArray[np.bool_],
+    sigma_mm: float,
+    spacing: tuple[float, ...],
+) -> npt.NDArray[np.float32]:
+    """``values`` smoothed by a Gaussian of ``sigma_mm`` over the rows (j, k) that ``where``
+    touches, every i of them (a voxel's mirror lies on its row), unsmoothed elsewhere."""
+    if sigma_mm <= 0 or not where.any():
+        return values
+    sigma = [sigma_mm / s for s in spacing]
+    pad = [int(np.ceil(4.0 * s)) + 1 for s in sigma]
+    rows = np.nonzero(where.any(axis=0))
+    j0, j1 = max(0, int(rows[0].min()) - pad[1]), int(rows[0].max()) + pad[1] + 1
+    k0, k1 = max(0, int(rows[1].min()) - pad[2]), int(rows[1].max()) + pad[2] + 1
+    out = np.array(values, dtype=np.float32)
+    out[:, j0:j1, k0:k1] = ndimage.gaussian_filter(values[:, j0:j1, k0:k1], sigma)
+    return out
+
+
 def prior_sites(
     head: Head, prior: Prior, config: PriorConfig | None = None
 ) -> tuple[CheckResult, npt.NDArray[np.int32]]:
@@ -168,9 +188,8 @@ def prior_sites(
         moved = prior_on_grid(head, prior, cfg)
     except PreprocessError as err:
         return not_measured(Check.PRIOR_SITES, f"{prior.name} cannot be aligned: {err}"), out
-    inside = np.asarray(ndimage.binary_fill_holes(head.mask), dtype=bool)
-    sigma = [cfg.smoothing_mm / s for s in head.spacing] if cfg.smoothing_mm > 0 else 0
-    smooth = np.asarray(ndimage.gaussian_filter(head.values, sigma), dtype=np.float32)
+    inside = head.inside
+    smooth = _smoothed_rows(head.values, moved > 0, cfg.smoothing_mm, head.spacing)
     found: list[tuple[Region, npt.NDArray[np.bool_]]] = []
     for old in wanted:
         site = (moved == old.label) & inside

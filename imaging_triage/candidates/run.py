@@ -235,7 +235,12 @@ def _checks(
     maps: dict[Check, npt.NDArray[np.int32]] = {}
     if not head.mask.any():
         return [not_measured(c, "empty brain mask") for c in Check if c in wanted], maps
-    ventricles = ventricle_mask(head, cfg.ventricles if head.ct else cfg.mr_ventricles)
+    # every check but the prior sites reads the ventricles
+    ventricles = (
+        ventricle_mask(head, cfg.ventricles if head.ct else cfg.mr_ventricles)
+        if wanted - {Check.PRIOR_SITES}
+        else np.zeros(head.mask.shape, dtype=bool)
+    )
     for check in Check:
         if check not in wanted:
             continue

@@ -39,6 +39,28 @@ def test_blood_does_not_make_the_other_side_a_candidate():
     assert result.regions == []
 
 
+def test_thin_blood_in_a_fissure_does_not_make_the_other_side_a_candidate():
+    """A 2 mm sheet of blood (a Sylvian fissure filled by SAH): the 2 mm smoothing dilutes
+    it under ``dense_hu``, so its neighbourhood is kept out by the block means before it."""
+    from imaging_triage.candidates.hypodensity import HypodensityConfig
+    from imaging_triage.volume import Volume
+
+    from .conftest import _grid
+
+    head = build_head(seed=1)
+    x, y, z = _grid()
+    sheet = (np.abs(x - 32.0) <= 1.0) & (np.abs(y) < 25.0) & (np.abs(z) < 18.0)
+    data = np.asarray(head.volume.data).copy()
+    data[np.broadcast_to(sheet, data.shape)] = 70.0
+    prepared = prepare(Volume(data, head.volume.affine, head.volume.info), head.mask, True)
+    vent = ventricle_mask(prepared)
+    result, _ = hypodensity_asymmetry(prepared, vent)
+    assert result.regions == []
+    # without that rule the other hemisphere is a false candidate (what the rule fixes)
+    before, _ = hypodensity_asymmetry(prepared, vent, HypodensityConfig(dense_unsmoothed=False))
+    assert [r.side for r in before.regions] == [Side.LEFT]
+
+
 def _reshaped_mean(array, f):
     n = array.shape
     shaped = np.asarray(array, dtype=np.float32).reshape(
