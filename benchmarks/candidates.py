@@ -25,6 +25,13 @@ are read back from what it wrote.
   - Evans' index against the generator's geometry (frontal horns and inner table of
     :mod:`imaging_triage.phantom`: 2 x 16.5 / 2 x 63 = 0.262).
 
+* **Follow-up studies** (``follow_up_of`` in truth.json: 07, ten days after 02): both
+  studies through one ``preprocess`` run, whose follow-up pass measures the sites of the
+  prior's candidates on the follow-up (:mod:`imaging_triage.candidates.followup`); per
+  lesion of the follow-up, found or missed by those sites, and the pass's seconds against
+  the follow-up series' ``preprocess`` seconds. The summary line counts the sample
+  hemorrhages of 0.5 mL or more found by any check.
+
 * **Real data** (``../shared/realdata``: the Philips CT head phantom, two series, the GE
   real head CT, and the United Imaging real 3-D T1 head MR): the candidate volume and
   regions per series, and the midline shift, as the false-positive measure on real data
@@ -297,6 +304,95 @@ def sample_rows(samples: Path, repeat: int = 1) -> dict[str, Any]:
     return {"lesions": lesions, "studies": studies, "cost": cost, "mimics": mimics}
 
 
+def followup_rows(samples: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Follow-up studies (``follow_up_of`` in truth.json) through ``preprocess`` with their
+    prior, as the command runs them: one :func:`imaging_triage.batch.run_batch` over both
+    studies, whose follow-up pass matches them by the keyed patient hash and the study date.
+    Per lesion of the follow-up: found or not by the prior sites (a site overlaps it), the
+    candidate volume inside it and the site's difference from its mirror; and the cost of
+    the pass on the follow-up series (measured again, it replaces what it wrote) against
+    the seconds ``preprocess`` spent on that series."""
+    import shutil
+
+    from imaging_triage.batch import read_manifest, run_batch
+    from imaging_triage.candidates.followup import add_prior_sites
+    from imaging_triage.preprocess.config import load_config
+    from imaging_triage.volume import load_nifti
+
+    config = load_config(None)
+    lesions, cost = [], []
+    for study_dir in sorted((samples / "dicom").iterdir()):
+        truth = json.loads((samples / "ground_truth" / study_dir.name / "truth.json").read_text())
+        prior = truth.get("follow_up_of")
+        if not prior:
+            continue
+        prior_truth = json.loads((samples / "ground_truth" / prior / "truth.json").read_text())
+        with tempfile.TemporaryDirectory(prefix="bench-followup-") as tmp:
+            src, out = Path(tmp) / "in", Path(tmp) / "out"
+            for name in (prior, study_dir.name):
+                shutil.copytree(samples / "dicom" / name, src / name)
+            run_batch(src, out, config, jobs=1)
+            rows = {Path(r["input"]).parts[0]: r for r in read_manifest(out / "manifest.csv")}
+            image_path = out / rows[study_dir.name]["output"].split(";")[0]
+            prior_path = out / rows[prior]["output"].split(";")[0]
+            days = _days(prior_truth["study_date"], truth["study_date"])
+            wall, cpu = time.perf_counter(), time.process_time()
+            stored = add_prior_sites(image_path, prior_path, days, config.candidates.checks)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            assert stored is not None and stored.labels_path is not None
+            preprocess_s = float(rows[study_dir.name]["seconds"])
+            cost.append(
+                {
+                    "series": f"{study_dir.name} (prior {prior})",
+                    "modality": "CT",
+                    "follow_up_pass_s": round(wall, 2),
+                    "follow_up_pass_cpu_s": round(cpu, 2),
+                    "preprocess_s": round(preprocess_s, 2),
+                    "ratio": round(wall / preprocess_s, 3),
+                }
+            )
+            image = load_nifti(image_path)
+            labels = np.asarray(load_nifti(stored.labels_path).data)
+            series = int(Path(image_path).name.split("_")[0])
+            label = load_nifti(
+                samples / "ground_truth" / study_dir.name / f"label_series{series:03d}.nii.gz"
+            )
+            gt = labels_on_grid(np.asarray(label.data), label.affine, image.shape, image.affine)
+            voxel_ml = float(np.prod(image.spacing)) / 1000.0
+            sites = stored.result(_check("prior_sites")).regions
+            for finding in truth["findings"]:
+                inside = gt == finding["label_value"]
+                hit = [r for r in sites if np.any(labels[inside] == r.label)]
+                found_ml = float(np.isin(labels[inside], [r.label for r in hit]).sum()) * voxel_ml
+                lesions.append(
+                    {
+                        "study": study_dir.name,
+                        "series": series,
+                        "lesion": finding["type"],
+                        "location": finding["location"],
+                        "truth_ml": finding["volume_ml"],
+                        "hu": finding.get("true_hu", finding.get("true_delta_hu")),
+                        "check": "prior_sites",
+                        "found": bool(hit),
+                        "candidate_ml_in_lesion": round(found_ml, 2),
+                        "site_delta_hu": round(hit[0].delta_hu, 1)
+                        if hit and hit[0].delta_hu is not None
+                        else None,
+                    }
+                )
+    return lesions, cost
+
+
+def _days(earlier: str, later: str) -> int:
+    """Days between two ``YYYYMMDD`` dates."""
+    import datetime
+
+    def day(value: str) -> datetime.date:
+        return datetime.datetime.strptime(value, "%Y%m%d").date()
+
+    return (day(later) - day(earlier)).days
+
+
 def mimic_rows(
     study: str, truth: dict[str, Any], labels: npt.NDArray[np.uint8], image: Any
 ) -> list[dict[str, Any]]:
@@ -417,15 +513,47 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("benchmarks/candidates.py: ONE_THREAD differs from SINGLE_THREAD_ENV")
     init_worker()  # one SimpleITK thread, as in a preprocess worker
     out: dict[str, Any] = sample_rows(args.samples, args.repeat)
+    out["follow_up"], out["follow_up_cost"] = followup_rows(args.samples)
     out["real"], real_cost = ([], []) if args.no_real else real_rows(args.repeat)
     out["cost"] += real_cost
     print(table(out["lesions"], "Sample lesions (found = a region of the matching check overlaps)"))
+    print(
+        table(
+            out["follow_up"],
+            "Follow-up studies with their prior (found = a prior site overlaps the lesion)",
+        )
+    )
+    found = {
+        (r["study"], r["lesion"], r["location"])
+        for r in out["lesions"] + out["follow_up"]
+        if r["found"]
+    }
+    bleeds = [
+        r for r in out["lesions"] if r["check"] == "hyperdensity" and float(r["truth_ml"]) >= 0.5
+    ]
+    missed = [r for r in bleeds if (r["study"], r["lesion"], r["location"]) not in found]
+    print(
+        f"sample hemorrhages of 0.5 mL or more found by a check: {len(bleeds) - len(missed)} "
+        f"of {len(bleeds)}"
+        + (
+            f"; missed: {', '.join(r['study'] + ' ' + r['lesion'] for r in missed)}"
+            if missed
+            else ""
+        )
+        + "\n"
+    )
     print(
         table(out["studies"], "Sample studies (fp = candidate mL in regions overlapping no lesion)")
     )
     print(table(out["mimics"], "Sample mimics (not findings: any candidate near one is false)"))
     print(table(out["real"], "Real data (no known lesion: every candidate is a false positive)"))
     print(table(out["cost"], "Cost per series (candidates step / rest of preprocess)"))
+    print(
+        table(
+            out["follow_up_cost"],
+            "Cost of the follow-up pass per follow-up CT series (/ its preprocess seconds)",
+        )
+    )
     ratios = [c["ratio"] for c in out["cost"] if c["modality"] == "CT"]
     cpu = [c["cpu_ratio"] for c in out["cost"] if c["modality"] == "CT"]
     if ratios:

@@ -8,7 +8,7 @@ hyperdense candidate regions onto the follow-up and measures each site there:
 
 1. **alignment**: the two heads are registered rigidly (same patient: rotation and
    translation only; :func:`imaging_triage.preprocess.registration.register_rigid`, mean
-   squared difference of the CT clipped to ``window_hu`` on a 3 mm grid, sampled inside
+   squared difference of the CT clipped to ``window_hu`` on a 4 mm grid, sampled inside
    the follow-up's head), and the prior's label volume is brought onto the follow-up's
    grid by nearest neighbour;
 2. **measurement**: per site, inside the follow-up's intracranial region: volume, mean and
