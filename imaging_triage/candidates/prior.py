@@ -117,10 +117,10 @@ def prior_on_grid(
     )
     transform = register_rigid(fixed, moving, cfg.window_hu)
     labels = to_sitk(
-        Volume(np.asarray(prior.labels, dtype=np.int32), prior.volume.affine, SeriesInfo())
+        Volume(np.asarray(prior.labels, dtype=np.uint8), prior.volume.affine, SeriesInfo())
     )
-    moved = sitk.Resample(labels, fixed, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkInt32)
-    return np.ascontiguousarray(np.transpose(sitk.GetArrayFromImage(moved), (2, 1, 0)))
+    moved = sitk.Resample(labels, fixed, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return np.transpose(sitk.GetArrayFromImage(moved), (2, 1, 0)).astype(np.int32)
 
 
 def _smoothed_rows(
