@@ -35,7 +35,8 @@ are read back from what it wrote.
 * **Real data** (``../shared/realdata``: the Philips CT head phantom, two series, the GE
   real head CT, and the United Imaging real 3-D T1 head MR): the candidate volume and
   regions per series, and the midline shift, as the false-positive measure on real data
-  (no lesion and no shift is known in any).
+  (no report comes with any: the GE head shows by eye a left parieto-occipital
+  hypodensity, probably an old infarct, on which its largest hypodense region lies).
 
 * **Cost**: seconds of the ``candidates`` step (checks and their outputs, from the
   provenance) against the rest of ``preprocess`` on the same series in the same run
@@ -454,8 +455,7 @@ def _measure(result: Any, key: str) -> float | None:
 
 
 def real_rows(repeat: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Candidate volume and regions per real series (no lesion known: all are false), and
-    the cost rows."""
+    """Candidate volume and regions per real series (no report known), and the cost rows."""
     rows, cost = [], []
     for name, folder in REAL.items():
         if not folder.is_dir():
@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         table(out["studies"], "Sample studies (fp = candidate mL in regions overlapping no lesion)")
     )
     print(table(out["mimics"], "Sample mimics (not findings: any candidate near one is false)"))
-    print(table(out["real"], "Real data (no known lesion: every candidate is a false positive)"))
+    print(table(out["real"], "Real data (no lesion known from a report; see the README)"))
     print(table(out["cost"], "Cost per series (candidates step / rest of preprocess)"))
     print(
         table(
