@@ -16,7 +16,9 @@ findings of :mod:`imaging_triage.preprocess.qc`):
 * :mod:`.score`: a per-series and per-study score with its reasons, to order a worklist;
 * :mod:`.run`: all checks on one volume and its brain mask, the uint8 label volume and the
   JSON (:func:`run_checks`, :func:`save_candidates`);
-* :mod:`.stored`: those outputs read back (worklist, viewer, report).
+* :mod:`.stored`: those outputs read back (worklist, viewer, report);
+* :mod:`.followup`: the follow-up pass of ``preprocess`` (prior sites on a patient's later
+  CT studies, written into their stored candidates).
 
 These checks are **not validated on patients** (see the README): a study without a
 candidate is not normal, it is only ordered later.
