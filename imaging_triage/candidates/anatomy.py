@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from imaging_triage.preprocess.morphology import bounding_slices, distance_inside, fill_holes
 from imaging_triage.volume import Volume
@@ -393,3 +394,32 @@ def depth_mm(
     dist = distance_inside(padded, tuple(float(s) for s in spacing))  # exact, linear time
     inner = tuple(slice(1, 1 + n) for n in mask.shape)
     return np.asarray(np.minimum(dist[inner], cap_mm + 1.0), dtype=np.float64)
+
+
+def smoothed_on(
+    values: npt.NDArray[np.float32],
+    sigma_mm: float,
+    spacing: tuple[float, ...],
+    exact: tuple[slice, ...],
+) -> npt.NDArray[np.float32]:
+    """``scipy.ndimage.gaussian_filter`` of ``values`` (reflected at their edges) on the
+    box ``exact``, NaN elsewhere.
+
+    Computed on ``exact`` grown by the kernel's reach (scipy's ``truncate=4``): each pass
+    is right wherever the axes it has run along are inside ``exact``, so the result there
+    is the whole volume's, at the cost of the box.
+    """
+    if sigma_mm <= 0:
+        return values
+    sigma = [sigma_mm / s for s in spacing]
+    reach = [int(4.0 * sd + 0.5) for sd in sigma]
+    crop = tuple(
+        slice(max(0, e.start - r), min(n, e.stop + r))
+        for e, r, n in zip(exact, reach, values.shape, strict=True)
+    )
+    part = ndimage.gaussian_filter(values[crop], sigma)
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    out[exact] = part[
+        tuple(slice(e.start - c.start, e.stop - c.start) for e, c in zip(exact, crop, strict=True))
+    ]
+    return out

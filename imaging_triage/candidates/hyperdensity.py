@@ -65,6 +65,7 @@ from imaging_triage.candidates.anatomy import (
     key_slice,
     mirror_at,
     region_side,
+    smoothed_on,
     voxels,
 )
 from imaging_triage.candidates.findings import (
@@ -120,35 +121,6 @@ class HyperdensityConfig:
         distances = (self.smoothing_mm, self.bone_margin_mm, self.skull_base_margin_mm)
         if min(*distances, self.calcification_margin_mm, self.min_volume_ml) < 0:
             raise ConfigError("hyperdensity: distances and volumes must be at least 0")
-
-
-def _smooth(
-    values: npt.NDArray[np.float32],
-    sigma_mm: float,
-    spacing: tuple[float, ...],
-    exact: tuple[slice, ...],
-) -> npt.NDArray[np.float32]:
-    """``scipy.ndimage.gaussian_filter`` of ``values`` (reflected at their edges) on the
-    box ``exact``, NaN elsewhere.
-
-    Computed on ``exact`` grown by the kernel's reach (scipy's ``truncate=4``): each pass
-    is right wherever the axes it has run along are inside ``exact``, so the result there
-    is the whole volume's, at the cost of the box.
-    """
-    if sigma_mm <= 0:
-        return values
-    sigma = [sigma_mm / s for s in spacing]
-    reach = [int(4.0 * sd + 0.5) for sd in sigma]
-    crop = tuple(
-        slice(max(0, e.start - r), min(n, e.stop + r))
-        for e, r, n in zip(exact, reach, values.shape, strict=True)
-    )
-    part = ndimage.gaussian_filter(values[crop], sigma)
-    out = np.full(values.shape, np.nan, dtype=np.float32)
-    out[exact] = part[
-        tuple(slice(e.start - c.start, e.stop - c.start) for e, c in zip(exact, crop, strict=True))
-    ]
-    return out
 
 
 def _smooth_box(inside: npt.NDArray[np.bool_], plane: MidlinePlane | None) -> tuple[slice, ...]:
@@ -325,7 +297,7 @@ def hyperdensity(
     values = head.values[box]
     inside = head.inside[box]
     plane = head.plane.moved(origin) if head.plane is not None else None
-    smooth = _smooth(values, cfg.smoothing_mm, sp, _smooth_box(inside, plane))
+    smooth = smoothed_on(values, cfg.smoothing_mm, sp, _smooth_box(inside, plane))
     low, high = cfg.acute_hu
     in_range = inside & (smooth >= low) & (smooth <= high)
     faint = np.zeros_like(in_range)

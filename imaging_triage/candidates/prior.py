@@ -30,9 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
-from imaging_triage.candidates.anatomy import Head, key_slice, mirror_at, region_side
+from imaging_triage.candidates.anatomy import (
+    Head,
+    key_slice,
+    mirror_at,
+    region_side,
+    smoothed_on,
+)
 from imaging_triage.candidates.findings import (
     Check,
     CheckResult,
@@ -43,6 +48,7 @@ from imaging_triage.candidates.findings import (
     not_measured,
 )
 from imaging_triage.errors import ConfigError, PreprocessError
+from imaging_triage.preprocess.morphology import bounding_slices
 from imaging_triage.volume import SeriesInfo, Volume
 
 
@@ -123,26 +129,6 @@ def prior_on_grid(
     return np.transpose(sitk.GetArrayFromImage(moved), (2, 1, 0)).astype(np.int32)
 
 
-def _smoothed_rows(
-    values: npt.NDArray[np.float32],
-    where: npt.NDArray[np.bool_],
-    sigma_mm: float,
-    spacing: tuple[float, ...],
-) -> npt.NDArray[np.float32]:
-    """``values`` smoothed by a Gaussian of ``sigma_mm`` over the rows (j, k) that ``where``
-    touches, every i of them (a voxel's mirror lies on its row), unsmoothed elsewhere."""
-    if sigma_mm <= 0 or not where.any():
-        return values
-    sigma = [sigma_mm / s for s in spacing]
-    pad = [int(np.ceil(4.0 * s)) + 1 for s in sigma]
-    rows = np.nonzero(where.any(axis=0))
-    j0, j1 = max(0, int(rows[0].min()) - pad[1]), int(rows[0].max()) + pad[1] + 1
-    k0, k1 = max(0, int(rows[1].min()) - pad[2]), int(rows[1].max()) + pad[2] + 1
-    out = np.array(values, dtype=np.float32)
-    out[:, j0:j1, k0:k1] = ndimage.gaussian_filter(values[:, j0:j1, k0:k1], sigma)
-    return out
-
-
 def prior_sites(
     head: Head, prior: Prior, config: PriorConfig | None = None
 ) -> tuple[CheckResult, npt.NDArray[np.int32]]:
@@ -189,7 +175,12 @@ def prior_sites(
     except PreprocessError as err:
         return not_measured(Check.PRIOR_SITES, f"{prior.name} cannot be aligned: {err}"), out
     inside = head.inside
-    smooth = _smoothed_rows(head.values, moved > 0, cfg.smoothing_mm, head.spacing)
+    # each site voxel and its mirror lie on the same rows (j, k): smoothed exactly there
+    rows = bounding_slices(moved > 0)
+    smooth = head.values
+    if rows is not None:
+        exact = (slice(0, moved.shape[0]), rows[1], rows[2])
+        smooth = smoothed_on(head.values, cfg.smoothing_mm, head.spacing, exact)
     found: list[tuple[Region, npt.NDArray[np.bool_]]] = []
     for old in wanted:
         site = (moved == old.label) & inside

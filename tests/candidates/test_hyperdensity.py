@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from imaging_triage.candidates.anatomy import MidlinePlane, mirror_at, prepare
+from imaging_triage.candidates.anatomy import MidlinePlane, mirror_at, prepare, smoothed_on
 from imaging_triage.candidates.findings import CheckStatus, ShapeHint, Side
 from imaging_triage.candidates.hyperdensity import (
     HyperdensityConfig,
-    _smooth,
     _smooth_box,
     hyperdensity,
     median_within,
@@ -125,7 +124,7 @@ def test_smoothing_on_a_box_equals_the_whole_volume_smoothed_there():
         (slice(6, 20), slice(8, 30), slice(3, 10)),
         (slice(0, 30), slice(0, 5), slice(20, 26)),
     ]:
-        got = _smooth(values, 1.0, spacing, exact)
+        got = smoothed_on(values, 1.0, spacing, exact)
         np.testing.assert_array_equal(got[exact], whole[exact])
         outside = np.ones(values.shape, dtype=bool)
         outside[exact] = False
