@@ -316,7 +316,7 @@ def followup_rows(samples: Path) -> tuple[list[dict[str, Any]], list[dict[str, A
     import shutil
 
     from imaging_triage.batch import read_manifest, run_batch
-    from imaging_triage.candidates.followup import add_prior_sites
+    from imaging_triage.candidates.followup import add_prior_sites, study_day
     from imaging_triage.preprocess.config import load_config
     from imaging_triage.volume import load_nifti
 
@@ -336,7 +336,9 @@ def followup_rows(samples: Path) -> tuple[list[dict[str, Any]], list[dict[str, A
             rows = {Path(r["input"]).parts[0]: r for r in read_manifest(out / "manifest.csv")}
             image_path = out / rows[study_dir.name]["output"].split(";")[0]
             prior_path = out / rows[prior]["output"].split(";")[0]
-            days = _days(prior_truth["study_date"], truth["study_date"])
+            later, earlier = study_day(truth["study_date"]), study_day(prior_truth["study_date"])
+            assert later is not None and earlier is not None
+            days = (later - earlier).days
             wall, cpu = time.perf_counter(), time.process_time()
             stored = add_prior_sites(image_path, prior_path, days, config.candidates.checks)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -382,16 +384,6 @@ def followup_rows(samples: Path) -> tuple[list[dict[str, Any]], list[dict[str, A
                     }
                 )
     return lesions, cost
-
-
-def _days(earlier: str, later: str) -> int:
-    """Days between two ``YYYYMMDD`` dates."""
-    import datetime
-
-    def day(value: str) -> datetime.date:
-        return datetime.datetime.strptime(value, "%Y%m%d").date()
-
-    return (day(later) - day(earlier)).days
 
 
 def mimic_rows(

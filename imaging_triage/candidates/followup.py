@@ -66,7 +66,8 @@ class SeriesOutput:
     modality: str
 
 
-def _date(value: str) -> datetime.date | None:
+def study_day(value: str) -> datetime.date | None:
+    """The day of a DICOM date (``YYYYMMDD``, DA), None when it is not one."""
     try:
         return datetime.datetime.strptime(value[:8], "%Y%m%d").date()
     except ValueError:
@@ -88,18 +89,18 @@ def prior_pairs(outputs: Sequence[SeriesOutput]) -> list[tuple[SeriesOutput, Ser
     The prior study is the latest study of the same patient dated strictly earlier; its
     series is the CT series with stored candidates whose hyperdense regions are largest.
     """
-    ct = [o for o in outputs if o.modality == "CT" and o.patient_key and _date(o.study_date)]
+    ct = [o for o in outputs if o.modality == "CT" and o.patient_key and study_day(o.study_date)]
     stored = {o.image: read_candidates(o.image) for o in ct}
     pairs = []
     for current in ct:
-        day = _date(current.study_date)
+        day = study_day(current.study_date)
         assert day is not None
         earlier = [
             o
             for o in ct
             if o.patient_key == current.patient_key
             and o.study_uid != current.study_uid
-            and (_date(o.study_date) or day) < day
+            and (study_day(o.study_date) or day) < day
             and stored[o.image] is not None
         ]
         if not earlier or stored[current.image] is None:
@@ -107,7 +108,7 @@ def prior_pairs(outputs: Sequence[SeriesOutput]) -> list[tuple[SeriesOutput, Ser
         latest = max(o.study_date[:8] for o in earlier)
         candidates = [o for o in earlier if o.study_date[:8] == latest]
         prior = max(candidates, key=lambda o: (_hyperdense_ml(stored[o.image]), str(o.image)))
-        prior_day = _date(prior.study_date)
+        prior_day = study_day(prior.study_date)
         assert prior_day is not None
         pairs.append((current, prior, (day - prior_day).days))
     return pairs
