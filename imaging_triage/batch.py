@@ -368,7 +368,7 @@ class Manifest:
     @property
     def rows(self) -> list[ManifestRow]:
         """Rows so far, in scan order."""
-        return [self._rows[i] for i in sorted(self._rows)]
+        return [row for _, row in self.items()]
 
     def items(self) -> list[tuple[int, ManifestRow]]:
         """(series index, row) so far, in scan order."""
